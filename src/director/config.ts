@@ -1,0 +1,56 @@
+// The director's config file (written by `capstan up`, or by an operator for production).
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const BlobstoreServer = z.object({
+  bind: z.string().default('0.0.0.0'),
+  port: z.number().int().default(25250),
+  user: z.string(),
+  password: z.string(),
+});
+
+export const DirectorConfigSchema = z.object({
+  name: z.string().default('capstan'),
+  uuid: z.string(),
+  bind: z.string().default('0.0.0.0'),
+  port: z.number().int().default(25555),
+  base_dir: z.string(), // tasks/<id>/debug, tmp, caches
+  tls: z.object({ certificate_path: z.string(), private_key_path: z.string() }),
+  users: z.array(z.object({ name: z.string(), password: z.string() })).min(1),
+  db: z.discriminatedUnion('adapter', [
+    z.object({ adapter: z.literal('sqlite'), database: z.string() }),
+    z.object({ adapter: z.literal('postgres'), url: z.string() }),
+  ]),
+  blobstore: z.object({
+    path: z.string(), // local directory the director stores blobs in
+    server: BlobstoreServer, // embedded DAV server agents download from / upload to
+    agent_endpoint: z.string(), // https://<address agents reach>:25250
+  }),
+  nats: z.object({
+    url: z.string(), // what the director connects to
+    agent_url: z.string(), // what agents are told (mbus in their settings)
+    ca_path: z.string(),
+    client_certificate_path: z.string(),
+    client_private_key_path: z.string(),
+  }),
+  agent_ca: z.object({ certificate_path: z.string(), private_key_path: z.string() }), // issues agent mbus certs
+  cpi: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('docker'), network: z.string().default('capstan'), socket_path: z.string().optional() }),
+    z.object({ type: z.literal('dummy'), base_dir: z.string() }),
+    z.object({ type: z.literal('external'), executable: z.string(), properties: z.record(z.string(), z.unknown()).default({}) }),
+  ]),
+  agent_wait_timeout_seconds: z.number().default(600),
+  log_path: z.string().optional(),
+});
+
+export type DirectorConfig = z.infer<typeof DirectorConfigSchema>;
+
+export function loadDirectorConfig(path: string): DirectorConfig {
+  const raw = JSON.parse(readFileSync(path, 'utf8'));
+  const parsed = DirectorConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Invalid director config '${path}': ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
