@@ -1,0 +1,109 @@
+// Tarballs: safe extraction of untrusted archives and deterministic creation.
+import { mkdir, readdir, lstat } from 'node:fs/promises';
+import { posix, join, basename } from 'node:path';
+import * as tar from 'tar';
+
+export class UnsafeArchiveError extends Error {
+  constructor(
+    public readonly archive: string,
+    public readonly entry: string,
+    reason: string,
+  ) {
+    super(`Refusing to extract '${basename(archive)}': entry '${entry}' ${reason}`);
+    this.name = 'UnsafeArchiveError';
+  }
+}
+
+export interface SafeExtractOptions {
+  /** Only extract entries for which this returns true (paths as stored, `./` removed). */
+  filter?: (path: string) => boolean;
+}
+
+/** Why an entry would write outside the destination, or null when it is safe. */
+function entryProblem(path: string, type: string, linkpath: string | undefined): string | null {
+  if (path.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(path)) return 'has an absolute path';
+  if (path.split(/[\\/]/).includes('..')) return "has a '..' path segment";
+  if (type === 'SymbolicLink' || type === 'Link') {
+    const target = linkpath ?? '';
+    if (target.startsWith('/')) return `is a link to the absolute path '${target}'`;
+    // symlinks resolve against their own directory, hard links against the archive root
+    const base = type === 'SymbolicLink' ? posix.dirname(posix.normalize(path)) : '.';
+    const resolved = posix.normalize(posix.join(base, target));
+    if (resolved === '..' || resolved.startsWith('../')) return `is a link escaping the destination ('${target}')`;
+  }
+  return null;
+}
+
+function stripDot(path: string): string {
+  return path.replace(/^(\.\/)+/, '');
+}
+
+/**
+ * Extracts a (gzipped) tarball into destDir. Every entry is checked first; an entry with an absolute
+ * path, a `..` segment or a link pointing outside destDir makes the whole extraction fail.
+ */
+export async function safeExtract(tgzPath: string, destDir: string, options: SafeExtractOptions = {}): Promise<void> {
+  let problem: UnsafeArchiveError | null = null;
+  const symlinks: string[] = [];
+  await tar.t({
+    file: tgzPath,
+    strict: true,
+    onReadEntry: (entry) => {
+      if (problem) return;
+      const path = posix.normalize(stripDot(entry.path)).replace(/\/$/, '');
+      // writing through a symlink the archive itself made could land anywhere
+      const through = symlinks.find((link) => path.startsWith(`${link}/`));
+      const reason = through ? `goes through the symlink entry '${through}'` : entryProblem(entry.path, entry.type, entry.linkpath);
+      if (reason) problem = new UnsafeArchiveError(tgzPath, entry.path, reason);
+      if (entry.type === 'SymbolicLink') symlinks.push(path);
+    },
+  }).catch((err: Error) => {
+    throw new Error(`Reading archive '${basename(tgzPath)}': ${err.message}`);
+  });
+  if (problem) throw problem;
+  await mkdir(destDir, { recursive: true });
+  await tar.x({
+    file: tgzPath,
+    cwd: destDir,
+    strict: true,
+    preservePaths: false,
+    preserveOwner: false,
+    filter: options.filter ? (path) => options.filter!(stripDot(path)) : undefined,
+  }).catch((err: Error) => {
+    throw new Error(`Extracting archive '${basename(tgzPath)}': ${err.message}`);
+  });
+}
+
+/** Every file, directory and symlink below dir, relative and sorted. */
+export async function listTree(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(join(dir, prefix))).sort()) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    out.push(rel);
+    if ((await lstat(join(dir, rel))).isDirectory()) out.push(...(await listTree(dir, rel)));
+  }
+  return out;
+}
+
+const FIXED_MTIME = new Date('1980-01-01T00:00:00Z');
+
+/**
+ * Writes a gzipped tarball of srcDir (or of the given entries, relative to srcDir, with no directory
+ * recursion) so that the same inputs always give the same bytes: sorted entries, fixed mtime, no
+ * owner names or ids.
+ */
+export async function createTgz(srcDir: string, destFile: string, entries?: string[]): Promise<void> {
+  const list = [...(entries ?? (await listTree(srcDir)))].sort();
+  await tar.c(
+    {
+      file: destFile,
+      cwd: srcDir,
+      gzip: { portable: true } as tar.TarOptionsWithAliasesAsyncFile['gzip'],
+      portable: true,
+      mtime: FIXED_MTIME,
+      noDirRecurse: true,
+      follow: false,
+    },
+    list,
+  );
+}

@@ -1,0 +1,47 @@
+// Deployment manifest parsing: YAML 1.1 -> schema (with BOSH defaults) -> cross-reference checks.
+import type { DeploymentManifest, InstanceGroup, UpdateBlock } from './types.js';
+import { deploymentManifest } from './schemas.js';
+import { parseYamlMapping, validateAt, errorAt } from './validate.js';
+import type { ParsedYaml } from '../common/yaml.js';
+
+/** Parses a deployment manifest; any problem throws a ManifestError naming file, path and line. */
+export function parseDeploymentManifest(text: string, file: string): DeploymentManifest {
+  const parsed = parseYamlMapping(text, file);
+  const manifest = validateAt(deploymentManifest, parsed, file) as DeploymentManifest;
+  checkReferences(manifest, parsed, file);
+  return manifest;
+}
+
+function checkUnique(names: string[], parsed: ParsedYaml, file: string, path: (i: number) => Array<string | number>, what: string) {
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    if (seen.has(name)) throw errorAt(parsed, file, path(i), `Duplicate ${what} name '${name}'`);
+    seen.add(name);
+  });
+}
+
+function checkReferences(manifest: DeploymentManifest, parsed: ParsedYaml, file: string): void {
+  const releases = new Set(manifest.releases.map((r) => r.name));
+  const aliases = new Set(manifest.stemcells.map((s) => s.alias));
+  checkUnique(manifest.releases.map((r) => r.name), parsed, file, (i) => ['releases', i, 'name'], 'release');
+  checkUnique(manifest.stemcells.map((s) => s.alias), parsed, file, (i) => ['stemcells', i, 'alias'], 'stemcell alias');
+  checkUnique(manifest.instance_groups.map((g) => g.name), parsed, file, (i) => ['instance_groups', i, 'name'], 'instance group');
+  manifest.instance_groups.forEach((ig, i) => {
+    const at = ['instance_groups', i];
+    if (!aliases.has(ig.stemcell)) {
+      throw errorAt(parsed, file, [...at, 'stemcell'], `Instance group '${ig.name}' references an unknown stemcell alias '${ig.stemcell}'`);
+    }
+    checkUnique(ig.jobs.map((j) => j.name), parsed, file, (k) => [...at, 'jobs', k, 'name'], 'job');
+    ig.jobs.forEach((job, k) => {
+      if (!releases.has(job.release)) {
+        throw errorAt(parsed, file, [...at, 'jobs', k, 'release'], `Job '${job.name}' in instance group '${ig.name}' references an unknown release '${job.release}'`);
+      }
+    });
+  });
+}
+
+/** The update block an instance group deploys with: its own overrides over the deployment's. */
+export function effectiveUpdate(manifest: DeploymentManifest, ig: InstanceGroup): UpdateBlock {
+  const overrides = Object.fromEntries(Object.entries(ig.update ?? {}).filter(([, v]) => v !== undefined));
+  return { ...manifest.update, ...overrides };
+}
