@@ -1,0 +1,262 @@
+// The steps of a deploy (director-api.md §6.1), shared by update_deployment and run_errand:
+// prepare (resolve + plan), render, compile, create missing VMs, persist templates, update instances.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { ApplySpecPackage } from '../../common/protocol.js';
+import { fileDigest } from '../../common/digest.js';
+import { parseCloudConfig, parseDeploymentManifest } from '../../manifest/index.js';
+import type { CloudConfig, DeploymentManifest, InstanceGroup } from '../../manifest/types.js';
+import type { Director, TaskContext } from '../context.js';
+import { renderInstance, nestErrors, type RenderedInstance, type JobSource } from '../templates/render.js';
+import { writeRenderedArchive } from '../templates/archive.js';
+import { sharedTemplateWorker } from '../templates/ruby-worker.js';
+import { instanceCloudProperties } from './cloud-properties.js';
+import { compilePackages, compiledKey, type PackageNeed } from './compiler.js';
+import { inParallel, type InstanceUpdate } from './instance-updater.js';
+import { findOrCreateDeployment, instanceName, planInstanceGroup, type PlannedInstance } from './planner.js';
+import { fetchJobSource, resolveRelease, resolveStemcell, type ResolvedJob, type ResolvedRelease, type ResolvedStemcell } from './releases.js';
+import { applySpecJob, buildApplySpec, jobProperties, specChanged, templateSpec } from './spec.js';
+import { createVm, deleteVm, type VmRequest } from './vm-creator.js';
+
+const MAX_VM_CREATE_THREADS = 32;
+
+export interface PlannedGroup {
+  group: InstanceGroup;
+  stemcell: ResolvedStemcell;
+  jobs: ResolvedJob[];
+  instances: PlannedInstance[];
+}
+
+export interface DeploymentPlan {
+  name: string;
+  deploymentId: number;
+  manifest: DeploymentManifest;
+  manifestText: string;
+  cloudConfig: CloudConfig;
+  cloudConfigId: number;
+  releases: ResolvedRelease[];
+  stemcells: ResolvedStemcell[];
+  groups: PlannedGroup[];
+}
+
+export async function latestCloudConfig(director: Director): Promise<{ id: number; config: CloudConfig }> {
+  const row = await director.db
+    .selectFrom('configs')
+    .selectAll()
+    .where('type', '=', 'cloud')
+    .where('deleted', '=', 0)
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+  if (!row) throw new Error('No cloud config uploaded yet: upload one with `capstan update-cloud-config`');
+  return { id: row.id, config: parseCloudConfig(row.content, `cloud-config (id ${row.id})`) };
+}
+
+export function parseManifestFor(deploymentName: string, manifestText: string): DeploymentManifest {
+  const manifest = parseDeploymentManifest(manifestText, 'deployment manifest');
+  if (manifest.name !== deploymentName) {
+    throw new Error(`Deployment manifest name '${manifest.name}' does not match deployment '${deploymentName}'`);
+  }
+  return manifest;
+}
+
+/** Resolves releases/stemcells/jobs and plans the chosen instance groups (DB rows, IPs). */
+export async function planDeployment(
+  director: Director,
+  task: TaskContext,
+  manifest: DeploymentManifest,
+  manifestText: string,
+  chooseGroups: (g: InstanceGroup) => boolean,
+): Promise<DeploymentPlan> {
+  const { id: cloudConfigId, config: cloudConfig } = await latestCloudConfig(director);
+  const deploymentId = await findOrCreateDeployment(director.db, manifest.name);
+  const releases = await Promise.all(manifest.releases.map((r) => resolveRelease(director.db, r)));
+  const stemcellsByAlias = new Map<string, ResolvedStemcell>();
+  for (const s of manifest.stemcells) stemcellsByAlias.set(s.alias, await resolveStemcell(director.db, s, director.cpiName));
+  const groups: PlannedGroup[] = [];
+  for (const group of manifest.instance_groups.filter(chooseGroups)) {
+    const jobs = group.jobs.map((job) => {
+      const release = releases.find((r) => r.name === job.release)!;
+      const resolved = release.jobs.get(job.name);
+      if (!resolved) throw new Error(`Job '${job.name}' not found in release '${release.name}/${release.version}'`);
+      return resolved;
+    });
+    const instances = await planInstanceGroup(director.db, deploymentId, group, cloudConfig, task.taskId);
+    groups.push({ group, stemcell: stemcellsByAlias.get(group.stemcell)!, jobs, instances });
+  }
+  return {
+    name: manifest.name, deploymentId, manifest, manifestText, cloudConfig, cloudConfigId, releases,
+    stemcells: [...new Map([...stemcellsByAlias.values()].map((s) => [s.id, s])).values()], groups,
+  };
+}
+
+/** Renders every instance of every planned group; errors are aggregated per deployment (§6.1 step 4). */
+export async function renderPlan(director: Director, plan: DeploymentPlan): Promise<Map<number, RenderedInstance>> {
+  const worker = sharedTemplateWorker();
+  const sources = new Map<number, JobSource>();
+  for (const { jobs } of plan.groups) {
+    for (const job of jobs) if (!sources.has(job.templateId)) sources.set(job.templateId, await fetchJobSource(director, job));
+  }
+  const rendered = new Map<number, RenderedInstance>();
+  const errors: string[] = [];
+  for (const { group, jobs, instances } of plan.groups) {
+    for (const instance of instances) {
+      const instanceJobs = jobs.map((job) => ({ source: sources.get(job.templateId)!, properties: jobProperties(plan.manifest, group, job.name) }));
+      try {
+        rendered.set(instance.dbId, await renderInstance(worker, group.name, instanceJobs, templateSpec(plan.name, instance, jobs)));
+      } catch (err) {
+        if (!errors.includes((err as Error).message)) errors.push((err as Error).message);
+      }
+    }
+  }
+  if (errors.length) throw new Error(nestErrors('Unable to render instance groups for deployment', errors));
+  return rendered;
+}
+
+export function packageNeeds(plan: DeploymentPlan): PackageNeed[] {
+  return plan.groups.flatMap(({ jobs, stemcell }) =>
+    jobs.map((job) => ({ release: plan.releases.find((r) => r.name === job.release.name)!, stemcell, packageNames: job.manifest.packages })),
+  );
+}
+
+/** Compiled packages for the group's jobs, as the apply spec lists them (job packages only). */
+export function groupPackages(plan: DeploymentPlan, planned: PlannedGroup, compiled: Map<string, ApplySpecPackage>): Record<string, ApplySpecPackage> {
+  const packages: Record<string, ApplySpecPackage> = {};
+  for (const job of planned.jobs) {
+    const release = plan.releases.find((r) => r.name === job.release.name)!;
+    for (const name of job.manifest.packages) packages[name] = compiled.get(compiledKey(planned.stemcell.id, release.packages.get(name)!.id))!;
+  }
+  return packages;
+}
+
+export async function compilePlan(director: Director, task: TaskContext, plan: DeploymentPlan) {
+  return compilePackages(director, task, packageNeeds(plan), { deployment: plan.name, deploymentId: plan.deploymentId, cloudConfig: plan.cloudConfig });
+}
+
+/** Stage "Creating missing vms": one VM per instance that has none (§6.3). */
+export async function createMissingVms(director: Director, task: TaskContext, plan: DeploymentPlan): Promise<void> {
+  const missing = plan.groups.flatMap((g) => g.instances.filter((i) => !i.vm).map((instance) => ({ planned: g, instance })));
+  if (missing.length === 0) return;
+  const stage = task.events.beginStage('Creating missing vms', missing.length);
+  await inParallel(missing, MAX_VM_CREATE_THREADS, async ({ planned, instance }) => {
+    await stage.track(instanceName(instance), async () => {
+      instance.vm = await createVm(director, vmRequest(plan, planned, instance));
+      instance.updateCompleted = false;
+      instance.previousSpec = null; // nothing runs on a new VM: no drain/stop before the first apply
+    });
+  }, () => task.checkpoint());
+}
+
+function vmRequest(plan: DeploymentPlan, planned: PlannedGroup, instance: PlannedInstance): VmRequest {
+  return {
+    deployment: plan.name, instanceId: instance.dbId, instanceGroup: planned.group.name, instanceUuid: instance.uuid,
+    index: instance.index, stemcell: planned.stemcell,
+    cloudProperties: instanceCloudProperties(plan.cloudConfig, planned.group, instance.az),
+    networks: instance.networks, env: planned.group.env ?? {}, job: applySpecJob(planned.group, planned.jobs),
+  };
+}
+
+/** A VM made with another stemcell, other networks or other cloud properties must be replaced. */
+function vmObsolete(plan: DeploymentPlan, planned: PlannedGroup, instance: PlannedInstance): boolean {
+  const created = instance.vm?.created;
+  if (!created) return false;
+  const wanted = vmRequest(plan, planned, instance);
+  return created.networksJson !== JSON.stringify(wanted.networks)
+    || created.cloudPropertiesJson !== JSON.stringify(wanted.cloudProperties)
+    || created.stemcell !== `${wanted.stemcell.name}/${wanted.stemcell.version}`;
+}
+
+/** Uploads the rendered archive unless the instance's latest one has the same content (§7.3). */
+export async function persistRenderedTemplates(director: Director, instanceId: number, rendered: RenderedInstance) {
+  const latest = await director.db
+    .selectFrom('rendered_templates_archives')
+    .selectAll()
+    .where('instance_id', '=', instanceId)
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+  if (latest && latest.content_sha1 === rendered.configurationHash && (await director.blobstore.exists(latest.blobstore_id))) {
+    return { blobstore_id: latest.blobstore_id, sha1: latest.sha1 };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'capstan-rendered-'));
+  try {
+    const file = join(dir, 'rendered.tgz');
+    await writeRenderedArchive(rendered.jobs, file);
+    const sha1 = await fileDigest(file);
+    const blobstoreId = await director.blobstore.put(file);
+    await director.db
+      .insertInto('rendered_templates_archives')
+      .values({ instance_id: instanceId, blobstore_id: blobstoreId, sha1, content_sha1: rendered.configurationHash, created_at: new Date().toISOString() })
+      .execute();
+    return { blobstore_id: blobstoreId, sha1 };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Deletes every rendered archive of the instance except the one in use (blob and row). */
+export async function cleanupRenderedTemplates(director: Director, instanceId: number, keepBlobstoreId: string | null): Promise<void> {
+  const rows = await director.db.selectFrom('rendered_templates_archives').selectAll().where('instance_id', '=', instanceId).execute();
+  for (const row of rows.filter((r) => r.blobstore_id !== keepBlobstoreId)) {
+    await director.blobstore.delete(row.blobstore_id).catch(() => undefined);
+    await director.db.deleteFrom('rendered_templates_archives').where('id', '=', row.id).execute();
+  }
+}
+
+/** The instance updates a group needs: only instances whose spec changed or never finished updating. */
+export async function instanceUpdates(
+  director: Director,
+  plan: DeploymentPlan,
+  planned: PlannedGroup,
+  rendered: Map<number, RenderedInstance>,
+  compiled: Map<string, ApplySpecPackage>,
+  start: boolean,
+): Promise<InstanceUpdate[]> {
+  const packages = groupPackages(plan, planned, compiled);
+  const updates: InstanceUpdate[] = [];
+  for (const instance of planned.instances) {
+    const instanceRendered = rendered.get(instance.dbId)!;
+    const archive = await persistRenderedTemplates(director, instance.dbId, instanceRendered);
+    const spec = buildApplySpec(plan.name, instance, planned.jobs, packages, instanceRendered, archive);
+    const recreate = vmObsolete(plan, planned, instance);
+    if (instance.updateCompleted && !recreate && !specChanged(instance.previousSpec, spec)) continue;
+    updates.push({
+      name: instanceName(instance), agentId: instance.vm!.agentId, spec, hasRunningJobs: instance.previousSpec !== null, start,
+      ...(recreate ? { recreateVm: () => recreateVm(director, plan, planned, instance) } : {}),
+    });
+  }
+  return updates;
+}
+
+async function recreateVm(director: Director, plan: DeploymentPlan, planned: PlannedGroup, instance: PlannedInstance): Promise<string> {
+  await deleteVm(director, instance.vm!);
+  instance.vm = null;
+  instance.vm = await createVm(director, vmRequest(plan, planned, instance));
+  return instance.vm.agentId;
+}
+
+/** Records a finished instance update: the spec the agent now has. */
+export async function recordInstanceUpdate(director: Director, plan: DeploymentPlan, update: InstanceUpdate): Promise<void> {
+  await director.db
+    .updateTable('instances')
+    .set({ spec_json: JSON.stringify(update.spec), update_completed: 1, state: 'started' })
+    .where('deployment_id', '=', plan.deploymentId)
+    .where('uuid', '=', update.spec.id)
+    .execute();
+  const instance = await director.db.selectFrom('instances').select('id').where('uuid', '=', update.spec.id).executeTakeFirst();
+  if (instance) await cleanupRenderedTemplates(director, instance.id, update.spec.rendered_templates_archive?.blobstore_id ?? null);
+}
+
+/** Persists manifest, cloud config, releases and stemcells of a successful deploy. */
+export async function saveDeployment(director: Director, plan: DeploymentPlan): Promise<void> {
+  await director.db.transaction().execute(async (trx) => {
+    await trx.updateTable('deployments').set({ manifest_text: plan.manifestText, cloud_config_id: plan.cloudConfigId }).where('id', '=', plan.deploymentId).execute();
+    await trx.deleteFrom('deployments_release_versions').where('deployment_id', '=', plan.deploymentId).execute();
+    for (const r of plan.releases) {
+      await trx.insertInto('deployments_release_versions').values({ deployment_id: plan.deploymentId, release_version_id: r.versionId }).execute();
+    }
+    await trx.deleteFrom('deployments_stemcells').where('deployment_id', '=', plan.deploymentId).execute();
+    for (const s of plan.stemcells) {
+      await trx.insertInto('deployments_stemcells').values({ deployment_id: plan.deploymentId, stemcell_id: s.id }).execute();
+    }
+  });
+}

@@ -1,0 +1,116 @@
+// Creating and deleting VMs (director-api.md §6.3): agent id and mbus certificate, CPI create_vm,
+// the vms row, waiting for the agent, and the partial apply that tells the agent who it is.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ApplySpecJob, NetworkSettings } from '../../common/protocol.js';
+import type { CloudProperties, VmEnv } from '../../cpi/cpi.js';
+import type { Director } from '../context.js';
+import { issueAgentCertificate, loadAgentCa, type CertificateAuthority } from './agent-cert.js';
+
+export interface VmStemcell {
+  name: string;
+  version: string;
+  operatingSystem: string;
+  cid: string;
+  apiVersion: number | null;
+}
+
+export interface VmRequest {
+  deployment: string;
+  instanceId: number;
+  instanceGroup: string;
+  instanceUuid: string;
+  index: number;
+  stemcell: VmStemcell;
+  cloudProperties: CloudProperties;
+  networks: Record<string, NetworkSettings>;
+  env: Record<string, unknown>;
+  /** The partial apply's job; null for compilation VMs (they get no apply). */
+  job: ApplySpecJob | null;
+}
+
+export interface CreatedVm {
+  id: number;
+  agentId: string;
+  cid: string;
+}
+
+const authorities = new Map<string, Promise<{ ca: CertificateAuthority; natsCa: string }>>();
+
+function certificateMaterial(director: Director) {
+  const key = `${director.config.agent_ca.certificate_path}\0${director.config.nats.ca_path}`;
+  let found = authorities.get(key);
+  if (!found) {
+    found = (async () => ({ ca: await loadAgentCa(director.config), natsCa: await readFile(director.config.nats.ca_path, 'utf8') }))();
+    found.catch(() => authorities.delete(key));
+    authorities.set(key, found);
+  }
+  return found;
+}
+
+/** `env.bosh` per §6.3: the group's env, the mbus certificate and the canonical groups. */
+export function vmEnv(director: Director, request: VmRequest, mbusCert: NonNullable<NonNullable<VmEnv['bosh']>['mbus']>['cert']): VmEnv {
+  const directorName = director.config.name;
+  const { deployment, instanceGroup: ig } = request;
+  const bosh = (request.env.bosh ?? {}) as Record<string, unknown>;
+  return {
+    ...request.env,
+    bosh: {
+      ...bosh,
+      mbus: { cert: mbusCert },
+      group: `${directorName}-${deployment}-${ig}`,
+      groups: [directorName, deployment, ig, `${directorName}-${deployment}`, `${deployment}-${ig}`, `${directorName}-${deployment}-${ig}`],
+    },
+  };
+}
+
+export async function createVm(director: Director, request: VmRequest): Promise<CreatedVm> {
+  const agentId = randomUUID();
+  const { ca, natsCa } = await certificateMaterial(director);
+  const env = vmEnv(director, request, issueAgentCertificate(ca, agentId, natsCa));
+  const cid = await director.cpi.createVm(agentId, request.stemcell.cid, request.cloudProperties, request.networks, [], env);
+  const row = await director.db
+    .insertInto('vms')
+    .values({
+      instance_id: request.instanceId, agent_id: agentId, cid, active: 1, cpi: director.cpiName,
+      created_at: new Date().toISOString(),
+      network_spec_json: JSON.stringify(request.networks),
+      env_json: JSON.stringify(withoutMbus(env)),
+      cloud_properties_json: JSON.stringify(request.cloudProperties),
+      stemcell_name: request.stemcell.name, stemcell_version: request.stemcell.version, stemcell_api_version: request.stemcell.apiVersion,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const vm = { id: row.id, agentId, cid };
+  try {
+    await director.db.updateTable('ip_addresses').set({ vm_id: vm.id }).where('instance_id', '=', request.instanceId).execute();
+    await director.cpi.setVmMetadata?.(cid, {
+      director: director.config.name, deployment: request.deployment, id: request.instanceUuid, job: request.instanceGroup,
+      instance_group: request.instanceGroup, index: String(request.index), name: `${request.instanceGroup}/${request.instanceUuid}`,
+      created_at: new Date().toISOString(),
+    });
+    await director.agents.waitUntilReady(agentId, director.config.agent_wait_timeout_seconds * 1000);
+    if (request.job) {
+      await director.agents.forAgent(agentId).call('apply', [
+        { deployment: request.deployment, job: request.job, index: request.index, id: request.instanceUuid, networks: request.networks },
+      ]);
+    }
+  } catch (err) {
+    await deleteVm(director, vm).catch((cleanupErr) => director.log.warn({ err: cleanupErr, cid }, 'could not delete failed VM'));
+    throw err;
+  }
+  return vm;
+}
+
+/** Deletes the VM in the cloud (a VM already gone is fine) and forgets it. */
+export async function deleteVm(director: Director, vm: { id: number; cid: string }): Promise<void> {
+  if (await director.cpi.hasVm(vm.cid).catch(() => true)) await director.cpi.deleteVm(vm.cid);
+  await director.db.updateTable('ip_addresses').set({ vm_id: null }).where('vm_id', '=', vm.id).execute();
+  await director.db.deleteFrom('vms').where('id', '=', vm.id).execute();
+}
+
+/** The private key of the mbus certificate never goes into the DB. */
+function withoutMbus(env: VmEnv): VmEnv {
+  const { mbus: _mbus, ...bosh } = env.bosh ?? {};
+  return { ...env, bosh };
+}
