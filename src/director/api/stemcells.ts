@@ -1,0 +1,57 @@
+// Stemcells (director-api.md §2.8): needed-check, upload (raw tarball -> update_stemcell), list, delete.
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { badRequest, notFound } from '../../common/errors.js';
+import { enqueueTask, flag, isRawUpload, saveUpload, type ApiContext } from './helpers.js';
+
+export async function stemcellRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { db } = ctx.director;
+
+  const findStemcell = (name: string, version: string) =>
+    db.selectFrom('stemcells').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
+
+  app.post<{ Body: { stemcell?: { name?: string; version?: string } } }>('/stemcell_uploads', async (request) => {
+    const { name, version } = request.body?.stemcell ?? {};
+    if (!name || !version) throw badRequest('Stemcell name and version are required');
+    return { needed: (await findStemcell(name, String(version))) === undefined };
+  });
+
+  app.post<{ Querystring: { fix?: string } }>('/stemcells', async (request, reply) => {
+    if (!isRawUpload(request)) throw badRequest('Uploading a stemcell from a URL is not supported yet; upload the tarball');
+    const stemcellPath = await saveUpload(ctx.director, request.body as Readable, 'stemcell');
+    return enqueueTask(ctx, request, reply, {
+      type: 'update_stemcell',
+      description: 'create stemcell',
+      payload: { stemcell_path: stemcellPath, fix: flag(request.query.fix) },
+    });
+  });
+
+  app.get('/stemcells', async () => {
+    const stemcells = await db.selectFrom('stemcells').selectAll().orderBy('name').orderBy('version').execute();
+    const usage = await db
+      .selectFrom('deployments_stemcells')
+      .innerJoin('deployments', 'deployments.id', 'deployments_stemcells.deployment_id')
+      .select(['deployments_stemcells.stemcell_id', 'deployments.name'])
+      .execute();
+    return stemcells.map((s) => ({
+      name: s.name,
+      operating_system: s.operating_system,
+      version: s.version,
+      cid: s.cid,
+      cpi: s.cpi,
+      deployments: usage.filter((u) => u.stemcell_id === s.id).map((u) => ({ name: u.name })),
+      api_version: s.api_version,
+      id: String(s.id),
+    }));
+  });
+
+  app.delete<{ Params: { name: string; version: string }; Querystring: { force?: string } }>('/stemcells/:name/:version', async (request, reply) => {
+    const { name, version } = request.params;
+    if (!(await findStemcell(name, version))) throw notFound(`Stemcell '${name}/${version}' doesn't exist`, 50003);
+    return enqueueTask(ctx, request, reply, {
+      type: 'delete_stemcell',
+      description: `delete stemcell: ${name}/${version}`,
+      payload: { name, version, force: flag(request.query.force) },
+    });
+  });
+}
