@@ -1,0 +1,141 @@
+// Starting and reloading the monit daemon itself. Two modes (Capstan agent.json "Monit"):
+//  - runit: the stemcell's /etc/sv/monit service, enabled by symlinking into /etc/service, driven by `sv`;
+//  - spawn: the agent spawns `monit -I -c <base>/monit/monitrc` with a generated monitrc (dummy CPI, tests).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { writeFile, symlink, lstat, mkdir, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../common/logging.js';
+import type { VcapPaths } from '../platform/paths.js';
+import { raceTimeout, sleep } from './monit-client.js';
+
+const execFileP = promisify(execFile);
+
+export interface MonitProcess {
+  /** Brings the daemon up (10 tries, 1 s apart). */
+  start(): Promise<void>;
+  /** Makes monit re-read its configuration (callers wait for a new incarnation). */
+  restart(): Promise<void>;
+  /** Stops the daemon if this agent owns it (spawn mode); no-op for runit. */
+  shutdown(): Promise<void>;
+}
+
+async function retry(times: number, delayMs: number, fn: () => Promise<void>): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= times) throw err;
+      await sleep(delayMs);
+    }
+  }
+}
+
+export class RunitMonit implements MonitProcess {
+  constructor(
+    private readonly svDir = '/etc/sv/monit',
+    private readonly serviceLink = '/etc/service/monit',
+  ) {}
+
+  async start(): Promise<void> {
+    const existing = await lstat(this.serviceLink).catch(() => undefined);
+    if (!existing) await symlink(this.svDir, this.serviceLink);
+    // runsvdir notices the new service within ~5 s; sv fails until then.
+    await retry(10, 1000, async () => void (await execFileP('sv', ['start', 'monit'])));
+  }
+
+  async restart(): Promise<void> {
+    await execFileP('sv', ['restart', 'monit']);
+  }
+
+  async shutdown(): Promise<void> {}
+}
+
+export interface SpawnMonitOptions {
+  port: number;
+  alertSmtpPort: number;
+  pollSeconds?: number;
+}
+
+export class SpawnedMonit implements MonitProcess {
+  private child?: ChildProcess;
+  readonly monitrc: string;
+
+  constructor(
+    private readonly paths: VcapPaths,
+    private readonly options: SpawnMonitOptions,
+    private readonly logger: Logger,
+  ) {
+    this.monitrc = join(paths.monit, 'monitrc');
+  }
+
+  /** Same shape as the stemcell's /var/vcap/bosh/etc/monitrc, rooted at the base dir. */
+  renderMonitrc(): string {
+    const m = this.paths.monit;
+    return [
+      `set daemon ${this.options.pollSeconds ?? 10}`,
+      `set logfile ${join(m, 'monit.log')}`,
+      `set pidfile ${join(m, 'monit.pid')}`,
+      `set idfile ${join(m, 'monit.id')}`,
+      `set statefile ${join(m, 'monit.state')}`,
+      `set mailserver 127.0.0.1 port ${this.options.alertSmtpPort}`,
+      `set httpd port ${this.options.port} and use address 127.0.0.1`,
+      `  allow cleartext ${this.paths.monitUser}`,
+      `include ${join(m, '*.monitrc')}`,
+      `include ${join(this.paths.monitJob, '*.monitrc')}`,
+      '',
+    ].join('\n');
+  }
+
+  async start(): Promise<void> {
+    await this.stopLeftover();
+    await mkdir(this.paths.monitJob, { recursive: true });
+    await writeFile(this.monitrc, this.renderMonitrc(), { mode: 0o600 });
+    const log = await open(join(this.paths.monit, 'monit.stdout.log'), 'a');
+    const child = spawn('monit', ['-I', '-c', this.monitrc], { stdio: ['ignore', log.fd, log.fd] });
+    await log.close();
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.logger.warn({ code, signal }, 'monit exited');
+      if (this.child === child) this.child = undefined;
+    });
+    child.on('error', (err) => this.logger.error({ err }, 'monit failed to start'));
+    this.child = child;
+  }
+
+  /**
+   * A monit left by an agent that died without cleaning up still holds the port: stop it. Its job
+   * processes keep running and the new monit finds them again through their pidfiles.
+   */
+  private async stopLeftover(): Promise<void> {
+    const pid = Number((await readFile(join(this.paths.monit, 'monit.pid'), 'utf8').catch(() => '')).trim());
+    if (!pid || !isAlive(pid)) return;
+    // The pid may have been reused: only stop a monit running our monitrc.
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes('monit') || !cmdline.includes(this.monitrc)) return;
+    this.logger.info({ pid }, 'Stopping monit left by a previous agent');
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
+  }
+
+  async restart(): Promise<void> {
+    await execFileP('monit', ['-c', this.monitrc, 'reload']);
+  }
+
+  async shutdown(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    this.child = undefined;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await Promise.race([exited, raceTimeout(10_000)]);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
