@@ -1,0 +1,101 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DummyCpi } from '../../src/cpi/dummy/dummy-cpi.js';
+import { createLogger } from '../../src/common/logging.js';
+import type { AgentSettings } from '../../src/common/protocol.js';
+
+// Stands in for dist/capstan-agent.cjs: records how it was started and what settings it found, and
+// starts a "job" in its own session (as monit does), which deleteVm must not leave behind.
+const FAKE_AGENT = `
+const { readFileSync, writeFileSync, mkdirSync } = require('fs');
+const { spawn } = require('child_process');
+const arg = (flag) => process.argv[process.argv.indexOf(flag) + 1];
+const config = JSON.parse(readFileSync(arg('-C'), 'utf8'));
+const settings = JSON.parse(readFileSync(config.Infrastructure.Settings.Sources[0].SettingsPath, 'utf8'));
+const base = arg('-b');
+mkdirSync(base + '/jobs', { recursive: true });
+const job = spawn('sleep', ['1000'], { cwd: base + '/jobs', detached: true, stdio: 'ignore' });
+writeFileSync(base + '/started.json', JSON.stringify({ argv: process.argv.slice(2), config, settings, jobPid: job.pid }));
+process.on('SIGTERM', () => process.exit(0));
+setInterval(() => {}, 1000);
+`;
+
+let dir: string;
+let cpi: DummyCpi;
+const agent = { mbus: 'nats://127.0.0.1:4222', blobstore: { provider: 'dav', options: { endpoint: 'https://127.0.0.1:25250' } } };
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'capstan-dummy-cpi-'));
+  writeFileSync(join(dir, 'fake-agent.cjs'), FAKE_AGENT);
+  cpi = new DummyCpi({ baseDir: join(dir, 'cpi'), agent, agentBundlePath: join(dir, 'fake-agent.cjs'), logger: createLogger('dummy-cpi', undefined, 'warn') });
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(fn: () => T | undefined, what: string): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const value = fn();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+test('a dummy VM is a local agent process with its own settings, stopped with its jobs by deleteVm', async () => {
+  const stemcellCid = await cpi.createStemcell('/nonexistent/image', { any: 'thing' });
+  const networks = { default: { type: 'manual' as const, ip: '10.0.0.5', netmask: '255.255.255.0', gateway: '10.0.0.1' } };
+  const vmCid = await cpi.createVm('agent-7', stemcellCid, {}, networks, [], { bosh: { group: 'g' } });
+
+  const started = await waitFor(() => {
+    const file = join(dir, 'cpi', 'vms', vmCid, 'vcap', 'started.json');
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+  }, 'the agent to start');
+  assert.deepEqual(started.argv.filter((a: string) => a.startsWith('-')), ['-P', '-C', '-b']);
+  assert.equal(started.argv[started.argv.indexOf('-P') + 1], 'dummy');
+  assert.equal(started.config.Capstan.Monit, 'spawn');
+  assert.ok(started.config.Capstan.MonitPort > 0 && started.config.Capstan.AlertSmtpPort > 0);
+  assert.notEqual(started.config.Capstan.MonitPort, 2822, 'a free port, not the stemcell default');
+  const settings = started.settings as AgentSettings;
+  assert.deepEqual(settings, {
+    agent_id: 'agent-7',
+    blobstore: agent.blobstore,
+    disks: { persistent: {} },
+    env: { bosh: { group: 'g' } },
+    networks,
+    ntp: [],
+    mbus: agent.mbus,
+    vm: { name: vmCid },
+  });
+  assert.equal(await cpi.hasVm(vmCid), true);
+  assert.ok(alive(started.jobPid));
+
+  await cpi.deleteVm(vmCid);
+  assert.equal(await cpi.hasVm(vmCid), false);
+  await waitFor(() => (alive(started.jobPid) ? undefined : true), 'the job process to be gone');
+  assert.ok(!existsSync(join(dir, 'cpi', 'vms', vmCid)));
+  await cpi.deleteVm(vmCid); // idempotent
+  await cpi.deleteStemcell(stemcellCid);
+});
+
+test('createVm names a missing stemcell or agent bundle', async () => {
+  await assert.rejects(cpi.createVm('a', 'no-such-stemcell', {}, {}, [], {}), /Stemcell 'no-such-stemcell' not found/);
+  const noBundle = new DummyCpi({ baseDir: join(dir, 'cpi'), agent, agentBundlePath: join(dir, 'missing.cjs') });
+  const stemcellCid = await noBundle.createStemcell('/x', {});
+  await assert.rejects(noBundle.createVm('a', stemcellCid, {}, {}, [], {}), /npm run build:agent/);
+});
+
+test('cids cannot point outside the state directory', async () => {
+  await assert.rejects(cpi.hasVm('../../etc'), /Invalid cid/);
+});

@@ -1,0 +1,108 @@
+// Builds the real stemcell from the cached debootstrap rootfs and boots it as a Docker VM. Skipped when
+// no base rootfs is cached yet (`capstan stemcell build` or `capstan up` makes one) or Docker is absent.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildStemcell, STEMCELL_NAME } from '../../src/stemcell/builder.js';
+import { baseRootfsKey, DEBIAN_SUITE } from '../../src/stemcell/rootfs.js';
+import { readStemcellTarball } from '../../src/stemcell/tarball.js';
+import { DockerCpi } from '../../src/cpi/docker/docker-cpi.js';
+import { removeNetwork } from '../../src/cpi/docker/network.js';
+import { fileDigest } from '../../src/common/digest.js';
+import { createLogger } from '../../src/common/logging.js';
+
+const execFileP = promisify(execFile);
+const sharedCache = join(process.env.CAPSTAN_HOME ?? join(homedir(), '.capstan'), 'cache');
+const baseName = `base-rootfs-${DEBIAN_SUITE}-${baseRootfsKey()}.tar`;
+
+function dockerAvailable(): boolean {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const skipBuild = existsSync(join(sharedCache, baseName)) ? false : `no cached base rootfs at ${join(sharedCache, baseName)}`;
+const skipBoot = skipBuild || (dockerAvailable() ? false : 'no Docker engine answers (`docker info` failed)');
+
+// Stands in for the agent bundle: proves runit starts it with the stemcell's Node.
+const FAKE_AGENT = "console.log('fake agent up', process.version, process.argv.slice(2).join(' ')); setInterval(() => {}, 1000);\n";
+
+let dir: string;
+let cacheDir: string;
+let built: { tarballPath: string; version: string } | undefined;
+
+before(async () => {
+  if (skipBuild) return;
+  dir = mkdtempSync(join(tmpdir(), 'capstan-stemcell-build-'));
+  cacheDir = join(dir, 'cache');
+  mkdirSync(cacheDir);
+  // reuse the shared base rootfs instead of running debootstrap again
+  for (const name of [baseName, `${baseName}.sha256`]) symlinkSync(join(sharedCache, name), join(cacheDir, name));
+  writeFileSync(join(dir, 'agent.cjs'), FAKE_AGENT);
+  built = await buildStemcell({ cacheDir, agentBundlePath: join(dir, 'agent.cjs') });
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('builds a BOSH-format stemcell tarball', { skip: skipBuild }, async () => {
+  const out = join(dir, 'read');
+  const manifest = await readStemcellTarball(built!.tarballPath, out);
+  assert.equal(manifest.name, STEMCELL_NAME);
+  assert.equal(manifest.version, built!.version);
+  assert.equal(manifest.operating_system, 'debian-bookworm');
+  assert.equal(manifest.api_version, 3);
+  assert.deepEqual(manifest.stemcell_formats, ['docker-tgz']);
+  assert.deepEqual(manifest.cloud_properties, {});
+  assert.equal(manifest.sha1, await fileDigest(join(out, 'image'), 'sha1'));
+});
+
+test('reuses the cached stemcell, and a changed agent gives a new version', { skip: skipBuild }, async () => {
+  const again = await buildStemcell({ cacheDir, agentBundlePath: join(dir, 'agent.cjs'), outputPath: join(dir, 'copy.tgz') });
+  assert.equal(again.version, built!.version);
+  assert.equal(again.tarballPath, join(dir, 'copy.tgz'));
+  writeFileSync(join(dir, 'agent2.cjs'), `${FAKE_AGENT}// changed\n`);
+  const changed = await buildStemcell({ cacheDir, agentBundlePath: join(dir, 'agent2.cjs') });
+  assert.notEqual(changed.version, built!.version);
+});
+
+test('boots as a Docker VM: runit runs the agent on Node 18, monit starts once enabled', { skip: skipBoot }, async () => {
+  const network = { name: `capstan-sc-test-${process.pid}`, subnet: `10.246.${200 + (process.pid % 50)}.0/24`, gateway: `10.246.${200 + (process.pid % 50)}.1` };
+  const cpi = new DockerCpi({
+    agent: { mbus: `nats://${network.gateway}:4222`, blobstore: { provider: 'dav', options: {} } },
+    network: network.name,
+    subnet: network.subnet,
+    gateway: network.gateway,
+    logger: createLogger('docker-cpi', undefined, 'warn'),
+  });
+  const image = join(dir, 'read', 'image');
+  const stemcellCid = await cpi.createStemcell(image, {});
+  let vmCid: string | undefined;
+  const sh = async (script: string) => (await execFileP('docker', ['exec', vmCid!, 'sh', '-c', script])).stdout;
+  try {
+    vmCid = await cpi.createVm('agent-sc', stemcellCid, {}, { default: { type: 'manual', ip: network.gateway.replace(/\.1$/, '.20') } }, [], {});
+    const log = await sh('for i in $(seq 1 50); do grep -q "fake agent up" /var/vcap/bosh/log/current 2>/dev/null && break; sleep 0.2; done; cat /var/vcap/bosh/log/current');
+    assert.match(log, /fake agent up v18\.\d+\.\d+ -P ubuntu -C \/var\/vcap\/bosh\/agent\.json/);
+    assert.match(await sh('id vcap'), /uid=1000\(vcap\) gid=1000\(vcap\)/);
+    assert.equal((await sh('stat -c %a /var/vcap/bosh/etc/monitrc')).trim(), '700');
+    // what the agent does in runit mode: write monit.user, enable the service, talk to monit
+    const summary = await sh(
+      'echo vcap:pw > /var/vcap/monit/monit.user && ln -s /etc/sv/monit /etc/service/monit && ' +
+        'for i in $(seq 1 50); do monit -c /var/vcap/bosh/etc/monitrc summary >/tmp/s 2>&1 && break; sleep 0.2; done; cat /tmp/s',
+    );
+    assert.match(summary, /Monit 5\.\d+/);
+    assert.match(summary, /agent-sc\s+OK\s+System/);
+  } finally {
+    if (vmCid) await cpi.deleteVm(vmCid);
+    await cpi.deleteStemcell(stemcellCid);
+    await removeNetwork(network.name);
+  }
+});
