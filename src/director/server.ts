@@ -1,5 +1,6 @@
 // The director process: DB, blobstore and its blob server, CPI, agent clients, HTTP API, task worker.
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../common/logging.js';
@@ -8,7 +9,8 @@ import { startBlobServer } from '../blobstore/dav-server.js';
 import type { Cpi } from '../cpi/cpi.js';
 import type { DirectorConfig } from './config.js';
 import type { Director, TaskJob } from './context.js';
-import type { AgentClientFactory } from './agent-client.js';
+import { createAgentClientFactory, type AgentClientFactory } from './agent-client.js';
+import { createCpi } from '../cpi/factory.js';
 import { openDatabase } from './db/index.js';
 import { buildApi } from './api/index.js';
 import { TaskQueue } from './tasks/queue.js';
@@ -36,12 +38,9 @@ export interface DirectorSeams {
 
 export async function startDirector(config: DirectorConfig): Promise<RunningDirector> {
   const log = directorLogger(config);
-  // Loaded here, not at the top, so that the core (and its tests) does not depend on them.
-  const { createCpi } = await import('../cpi/factory.js');
-  const { createAgentClientFactory } = await import('./agent-client.js');
-  const cpi = await createCpi(config);
+  const { cpi, name } = createCpi(config, readFileSync(config.agent_ca.certificate_path, 'utf8'));
   const agents = await createAgentClientFactory(config, log);
-  return startDirectorWith(config, { cpi, cpiName: config.cpi.type, agents, log });
+  return startDirectorWith(config, { cpi, cpiName: name, agents, log });
 }
 
 function directorLogger(config: DirectorConfig): Logger {
