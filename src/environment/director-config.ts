@@ -1,0 +1,74 @@
+// Generates the director config (src/director/config.ts schema) for the local environment.
+// Passwords and the uuid survive re-runs: they are read back from the previous config.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DirectorConfig } from '../director/config.js';
+import type { EnvironmentPaths } from './paths.js';
+
+export interface LocalDirectorSettings {
+  cpi: 'docker' | 'dummy';
+  /** Address agents use for NATS and the blobstore (10.245.0.1 with docker, 127.0.0.1 with dummy). */
+  hostAddress: string;
+  directorPort: number;
+  natsPort: number;
+  blobstorePort: number;
+  dockerNetwork: string;
+}
+
+interface Secrets {
+  uuid: string;
+  adminPassword: string;
+  blobstorePassword: string;
+}
+
+export const randomPassword = () => randomBytes(18).toString('base64url');
+
+function previousSecrets(path: string): Secrets | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as DirectorConfig;
+    const admin = old.users.find((u) => u.name === 'admin');
+    if (!admin) return undefined;
+    return { uuid: old.uuid, adminPassword: admin.password, blobstorePassword: old.blobstore.server.password };
+  } catch {
+    return undefined;
+  }
+}
+
+export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDirectorSettings): DirectorConfig {
+  const secrets = previousSecrets(paths.directorConfig) ?? {
+    uuid: randomUUID(),
+    adminPassword: randomPassword(),
+    blobstorePassword: randomPassword(),
+  };
+  const natsUrl = `nats://${settings.hostAddress}:${settings.natsPort}`;
+  return {
+    name: 'capstan',
+    uuid: secrets.uuid,
+    bind: '0.0.0.0',
+    port: settings.directorPort,
+    base_dir: paths.directorDir,
+    tls: { certificate_path: paths.certs.director, private_key_path: paths.certs.directorKey },
+    users: [{ name: 'admin', password: secrets.adminPassword }],
+    db: { adapter: 'sqlite', database: paths.directorDb },
+    blobstore: {
+      path: paths.blobstore,
+      server: { bind: '0.0.0.0', port: settings.blobstorePort, user: 'blobstore', password: secrets.blobstorePassword },
+      agent_endpoint: `https://${settings.hostAddress}:${settings.blobstorePort}`,
+    },
+    nats: {
+      url: natsUrl,
+      agent_url: natsUrl,
+      ca_path: paths.certs.ca,
+      client_certificate_path: paths.certs.directorClient,
+      client_private_key_path: paths.certs.directorClientKey,
+    },
+    agent_ca: { certificate_path: paths.certs.ca, private_key_path: paths.certs.caKey },
+    cpi:
+      settings.cpi === 'docker'
+        ? { type: 'docker', network: settings.dockerNetwork }
+        : { type: 'dummy', base_dir: join(paths.dummyCpi) },
+    agent_wait_timeout_seconds: 600,
+  };
+}

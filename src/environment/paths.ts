@@ -1,0 +1,71 @@
+// Where the local environment keeps its state ($CAPSTAN_HOME, default ~/.capstan).
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export function capstanHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.CAPSTAN_HOME || join(homedir(), '.capstan'));
+}
+
+export interface EnvironmentPaths {
+  home: string;
+  certs: {
+    dir: string;
+    ca: string;
+    caKey: string;
+    director: string;
+    directorKey: string;
+    nats: string;
+    natsKey: string;
+    directorClient: string;
+    directorClientKey: string;
+  };
+  natsConfig: string;
+  directorDir: string;
+  directorConfig: string;
+  directorDb: string;
+  blobstore: string;
+  logs: string;
+  natsLog: string;
+  directorLog: string;
+  run: string;
+  natsPid: string;
+  directorPid: string;
+  cache: string;
+  dummyCpi: string;
+  envFile: string;
+}
+
+export function environmentPaths(home: string): EnvironmentPaths {
+  const certs = join(home, 'certs');
+  const logs = join(home, 'logs');
+  const run = join(home, 'run');
+  const directorDir = join(home, 'director');
+  return {
+    home,
+    certs: {
+      dir: certs,
+      ca: join(certs, 'ca.pem'),
+      caKey: join(certs, 'ca.key'),
+      director: join(certs, 'director.pem'),
+      directorKey: join(certs, 'director.key'),
+      nats: join(certs, 'nats.pem'),
+      natsKey: join(certs, 'nats.key'),
+      directorClient: join(certs, 'director-client.pem'),
+      directorClientKey: join(certs, 'director-client.key'),
+    },
+    natsConfig: join(home, 'nats', 'nats.conf'),
+    directorDir,
+    directorConfig: join(directorDir, 'config.json'),
+    directorDb: join(directorDir, 'db.sqlite'),
+    blobstore: join(home, 'blobstore'),
+    logs,
+    natsLog: join(logs, 'nats.log'),
+    directorLog: join(logs, 'director.log'),
+    run,
+    natsPid: join(run, 'nats.pid'),
+    directorPid: join(run, 'director.pid'),
+    cache: join(home, 'cache'),
+    dummyCpi: join(home, 'dummy'),
+    envFile: join(home, 'env.json'),
+  };
+}

@@ -1,0 +1,256 @@
+// `capstan up` / `capstan down`: the local environment. up() is idempotent: what already runs
+// (found through pid files and health checks) is left alone, what is missing is created.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { DirectorClient } from '../cli/director-client.js';
+import { REPO_ROOT } from '../cli/repo.js';
+import { ensureCertificates } from './certs.js';
+import { buildDirectorConfig } from './director-config.js';
+import { readEnvironmentFile, writeEnvironmentFile, writeSecretFile, type EnvironmentFile } from './env-file.js';
+import { writeNatsServerConfig } from './nats.js';
+import { capstanHome, environmentPaths, type EnvironmentPaths } from './paths.js';
+import { runningPid, startDetached, stopProcess } from './processes.js';
+
+export const DOCKER_NETWORK = 'capstan';
+export const DOCKER_SUBNET = '10.245.0.0/24';
+export const DOCKER_GATEWAY = '10.245.0.1';
+export const LOOPBACK = '127.0.0.1';
+
+const CLI_MAIN = join(REPO_ROOT, 'src/cli/main.ts');
+// A pid file's process is ours when its command line names this environment's config file
+// (guards against reused pids and against another environment's processes).
+const natsMarker = (paths: EnvironmentPaths) => paths.natsConfig;
+const directorMarker = (paths: EnvironmentPaths) => paths.directorConfig;
+
+export type CpiName = 'docker' | 'dummy';
+
+export interface UpOptions {
+  home?: string;
+  cpi?: CpiName;
+  directorPort?: number;
+  natsPort?: number;
+  blobstorePort?: number;
+  natsServerBinary?: string;
+  /** Creates the docker network (defaults to the Docker CPI's ensureNetwork). */
+  ensureNetwork?: () => Promise<void>;
+  /** Progress lines for the user (never secrets). */
+  say?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface UpResult {
+  env: EnvironmentFile;
+  paths: EnvironmentPaths;
+  started: string[];
+  alreadyRunning: string[];
+}
+
+export async function up(options: UpOptions = {}): Promise<UpResult> {
+  const say = options.say ?? (() => {});
+  const paths = environmentPaths(options.home ?? capstanHome());
+  for (const dir of [paths.home, paths.logs, paths.run, paths.directorDir, paths.blobstore, paths.cache]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+  const cpi = options.cpi ?? (await chooseCpi(paths));
+  const hostAddress = cpi === 'docker' ? DOCKER_GATEWAY : LOOPBACK;
+  const ports = {
+    directorPort: options.directorPort ?? 25555,
+    natsPort: options.natsPort ?? 4222,
+    blobstorePort: options.blobstorePort ?? 25250,
+  };
+  say(`Using CPI '${cpi}', home '${paths.home}'`);
+
+  if (cpi === 'docker') {
+    await (options.ensureNetwork ?? defaultEnsureNetwork)();
+    say(`Docker network '${DOCKER_NETWORK}' (${DOCKER_SUBNET}, gateway ${DOCKER_GATEWAY}) is ready`);
+  }
+
+  const created = ensureCertificates(paths, { natsIp: hostAddress, directorIps: [LOOPBACK, DOCKER_GATEWAY] });
+  if (created.length > 0) say(`Created certificates: ${created.join(', ')}`);
+
+  const started: string[] = [];
+  const alreadyRunning: string[] = [];
+
+  writeNatsServerConfig(paths.natsConfig, {
+    host: hostAddress,
+    port: ports.natsPort,
+    certificatePath: paths.certs.nats,
+    privateKeyPath: paths.certs.natsKey,
+    caPath: paths.certs.ca,
+  });
+  const natsPid = runningPid(paths.natsPid, natsMarker(paths));
+  if (natsPid !== undefined) {
+    alreadyRunning.push('nats');
+    say(`nats-server is already running (pid ${natsPid})`);
+  } else {
+    await ensurePortFree(hostAddress, ports.natsPort, 'nats-server');
+    const pid = startDetached({
+      command: options.natsServerBinary ?? findNatsServer(),
+      args: ['-c', paths.natsConfig],
+      pidFile: paths.natsPid,
+      logFile: paths.natsLog,
+    });
+    await waitForPort(hostAddress, ports.natsPort, options.readyTimeoutMs ?? 30_000, () => processGone(paths.natsPid, natsMarker(paths), paths.natsLog));
+    started.push('nats');
+    say(`Started nats-server on ${hostAddress}:${ports.natsPort} (pid ${pid}), log ${paths.natsLog}`);
+  }
+
+  const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: DOCKER_NETWORK, ...ports });
+  writeSecretFile(paths.directorConfig, JSON.stringify(config, null, 2) + '\n');
+  const env: EnvironmentFile = {
+    name: config.name,
+    url: `https://${LOOPBACK}:${ports.directorPort}`,
+    ca_cert_path: paths.certs.ca,
+    client: 'admin',
+    client_secret: config.users[0].password,
+    cpi,
+  };
+  const directorPid = runningPid(paths.directorPid, directorMarker(paths));
+  if (directorPid !== undefined) {
+    await waitForDirector(env, options.readyTimeoutMs ?? 60_000, () => processGone(paths.directorPid, directorMarker(paths), paths.directorLog));
+    alreadyRunning.push('director');
+    say(`Director is already running (pid ${directorPid})`);
+  } else {
+    await ensurePortFree(LOOPBACK, ports.directorPort, 'the director');
+    await ensurePortFree(LOOPBACK, ports.blobstorePort, "the director's blobstore");
+    const pid = startDetached({
+      command: process.execPath,
+      args: ['--import', import.meta.resolve('tsx'), CLI_MAIN, 'director', '-c', paths.directorConfig],
+      pidFile: paths.directorPid,
+      logFile: paths.directorLog,
+      cwd: REPO_ROOT,
+      env: { ...process.env, CAPSTAN_HOME: paths.home },
+    });
+    await waitForDirector(env, options.readyTimeoutMs ?? 60_000, () => processGone(paths.directorPid, directorMarker(paths), paths.directorLog));
+    started.push('director');
+    say(`Started director on ${env.url} (pid ${pid}), log ${paths.directorLog}`);
+  }
+  writeEnvironmentFile(paths.envFile, env);
+  return { env, paths, started, alreadyRunning };
+}
+
+export interface DownResult {
+  stopped: string[];
+}
+
+/** Stops the director, then nats-server. State (certs, DB, blobs, env.json) stays. */
+export async function down(options: { home?: string; say?: (line: string) => void } = {}): Promise<DownResult> {
+  const say = options.say ?? (() => {});
+  const paths = environmentPaths(options.home ?? capstanHome());
+  const stopped: string[] = [];
+  if (await stopProcess(paths.directorPid, directorMarker(paths))) {
+    stopped.push('director');
+    say('Stopped director');
+  }
+  if (await stopProcess(paths.natsPid, natsMarker(paths))) {
+    stopped.push('nats');
+    say('Stopped nats-server');
+  }
+  if (stopped.length === 0) say('Nothing was running');
+  return { stopped };
+}
+
+/** Environment status for `capstan env`. */
+export function environmentStatus(home = capstanHome()) {
+  const paths = environmentPaths(home);
+  return {
+    paths,
+    env: readEnvironmentFile(paths.envFile),
+    natsPid: runningPid(paths.natsPid, natsMarker(paths)),
+    directorPid: runningPid(paths.directorPid, directorMarker(paths)),
+  };
+}
+
+async function chooseCpi(paths: EnvironmentPaths): Promise<CpiName> {
+  // A running environment keeps the CPI it was started with.
+  const previous = readEnvironmentFile(paths.envFile);
+  if (previous && runningPid(paths.directorPid, directorMarker(paths)) !== undefined) return previous.cpi;
+  return (await dockerAnswers()) ? 'docker' : 'dummy';
+}
+
+export async function dockerAnswers(): Promise<boolean> {
+  try {
+    await promisify(execFile)('docker', ['info'], { timeout: 15_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findNatsServer(): string {
+  for (const candidate of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return 'nats-server';
+}
+
+// Loaded on demand: dockerode is only needed when the docker CPI is used.
+async function defaultEnsureNetwork(): Promise<void> {
+  const docker = await import('../cpi/docker/network.js');
+  await docker.ensureNetwork();
+}
+
+/** Error text when a started process died early (with the tail of its log), else undefined. */
+function processGone(pidFile: string, marker: string, logFile: string): string | undefined {
+  if (runningPid(pidFile, marker) !== undefined) return undefined;
+  const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+  return `exited early; last lines of ${logFile}:\n${tail}`;
+}
+
+// Another environment (another CAPSTAN_HOME) on the same ports would answer our health checks.
+async function ensurePortFree(host: string, port: number, what: string): Promise<void> {
+  if (await portAnswers(host, port)) {
+    throw new Error(`Cannot start ${what}: ${host}:${port} is already in use (another Capstan environment? stop it with 'capstan down' and its CAPSTAN_HOME)`);
+  }
+}
+
+async function waitForPort(host: string, port: number, timeoutMs: number, gone: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await portAnswers(host, port)) return;
+    const why = gone();
+    if (why) throw new Error(`nats-server ${why}`);
+    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${host}:${port} within ${timeoutMs / 1000}s`);
+    await sleep(100);
+  }
+}
+
+function portAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolvePort(true);
+    });
+    socket.once('error', () => resolvePort(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolvePort(false);
+    });
+  });
+}
+
+async function waitForDirector(env: EnvironmentFile, timeoutMs: number, gone: () => string | undefined): Promise<void> {
+  const client = new DirectorClient({ url: env.url, caCert: readFileSync(env.ca_cert_path, 'utf8') });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        await client.info();
+        return;
+      } catch (err) {
+        const why = gone();
+        if (why) throw new Error(`Director ${why}`);
+        if (Date.now() > deadline) throw new Error(`Director did not answer GET ${env.url}/info within ${timeoutMs / 1000}s: ${(err as Error).message}`);
+      }
+      await sleep(250);
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,94 @@
+// capstan up / down with the dummy CPI in a temporary CAPSTAN_HOME: the real nats-server
+// (mutual TLS) and the real director process, on free ports so a running environment is untouched.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DirectorClient } from '../../src/cli/director-client.js';
+import { readEnvironmentFile } from '../../src/environment/env-file.js';
+import { environmentPaths } from '../../src/environment/paths.js';
+import { runningPid } from '../../src/environment/processes.js';
+import { down, up } from '../../src/environment/up.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const home = mkdtempSync(join(tmpdir(), 'capstan-up-'));
+const paths = environmentPaths(home);
+
+after(async () => {
+  await down({ home });
+  rmSync(home, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => done(p));
+    });
+  });
+}
+
+test('up starts nats-server and the director, twice is harmless, down stops both', async () => {
+  const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
+  const lines: string[] = [];
+  const first = await up({ home, cpi: 'dummy', ...ports, say: (l) => lines.push(l) });
+  assert.deepEqual(first.started, ['nats', 'director']);
+
+  const env = readEnvironmentFile(paths.envFile)!;
+  assert.equal(env.url, `https://127.0.0.1:${ports.directorPort}`);
+  assert.equal(env.cpi, 'dummy');
+  assert.equal(statSync(paths.envFile).mode & 0o777, 0o600);
+  assert.equal(statSync(paths.directorConfig).mode & 0o777, 0o600);
+  // the generated admin password never reaches the output or the logs
+  for (const text of [lines.join('\n'), readFileSync(paths.directorLog, 'utf8'), readFileSync(paths.natsLog, 'utf8')]) {
+    assert.ok(!text.includes(env.client_secret), 'secret not printed');
+  }
+
+  const client = new DirectorClient({ url: env.url, caCert: readFileSync(env.ca_cert_path, 'utf8'), client: env.client, clientSecret: env.client_secret });
+  try {
+    assert.equal((await client.info()).user, 'admin');
+  } finally {
+    client.close();
+  }
+
+  const natsPid = runningPid(paths.natsPid, 'nats-server');
+  const directorPid = runningPid(paths.directorPid, 'director');
+  const second = await up({ home, cpi: 'dummy', ...ports });
+  assert.deepEqual(second.started, []);
+  assert.deepEqual(second.alreadyRunning, ['nats', 'director']);
+  assert.equal(runningPid(paths.natsPid, 'nats-server'), natsPid);
+  assert.equal(runningPid(paths.directorPid, 'director'), directorPid);
+  assert.equal(readEnvironmentFile(paths.envFile)!.client_secret, env.client_secret, 'password kept');
+
+  const exports = await new Promise<string>((done, fail) =>
+    execFile(join(REPO, 'bin/capstan'), ['env', '--export'], { env: { ...process.env, CAPSTAN_HOME: home } }, (err, out) => (err ? fail(err) : done(out))),
+  );
+  assert.match(exports, new RegExp(`^export BOSH_ENVIRONMENT=https://127\\.0\\.0\\.1:${ports.directorPort} BOSH_CA_CERT=\\S+ca\\.pem BOSH_CLIENT=admin BOSH_CLIENT_SECRET=\\S+$`, 'm'));
+  assert.match(exports, /^export CAPSTAN_ENVIRONMENT=/m);
+
+  assert.deepEqual((await down({ home })).stopped, ['director', 'nats']);
+  assert.equal(runningPid(paths.natsPid, 'nats-server'), undefined);
+  assert.equal(runningPid(paths.directorPid, 'director'), undefined);
+  assert.ok(!existsSync(paths.natsPid) && !existsSync(paths.directorPid), 'pid files removed');
+  assert.ok(existsSync(paths.certs.ca) && existsSync(paths.envFile), 'state stays');
+});
+
+test('up refuses ports another environment already uses instead of adopting its processes', async () => {
+  const squatter = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => squatter.once('listening', r));
+  const natsPort = (squatter.address() as { port: number }).port;
+  try {
+    await assert.rejects(
+      up({ home, cpi: 'dummy', natsPort, directorPort: await freePort(), blobstorePort: await freePort() }),
+      new RegExp(`127\\.0\\.0\\.1:${natsPort} is already in use`),
+    );
+    assert.equal(runningPid(paths.natsPid, 'nats-server'), undefined);
+  } finally {
+    squatter.close();
+  }
+});
