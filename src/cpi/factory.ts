@@ -26,13 +26,18 @@ export function createCpi(config: DirectorConfig, caPem: string): { cpi: Cpi; na
   const cpiConfig = config.cpi;
   switch (cpiConfig.type) {
     case 'docker':
-      return { cpi: new DockerCpi({ agent, network: cpiConfig.network, socketPath: cpiConfig.socket_path }), name: 'docker' };
+      return { cpi: new DockerCpi({ agent, network: cpiConfig.network, subnet: cpiConfig.subnet, gateway: cpiConfig.gateway, socketPath: cpiConfig.socket_path }), name: 'docker' };
     case 'dummy':
-      return { cpi: new DummyCpi({ agent, baseDir: cpiConfig.base_dir }), name: 'dummy' };
+      return { cpi: new DummyCpi({ agent, baseDir: cpiConfig.base_dir, agentBinary: cpiConfig.agent_binary }), name: 'dummy' };
     case 'external':
       // an external CPI configures its agents itself (its own config's `agent` section)
       return {
-        cpi: new ExternalCpi({ executable: cpiConfig.executable, directorUuid: config.uuid, properties: cpiConfig.properties }),
+        cpi: new ExternalCpi({
+          executable: cpiConfig.executable,
+          directorUuid: config.uuid,
+          properties: cpiConfig.properties,
+          timeoutMs: cpiConfig.timeout_seconds === undefined ? undefined : cpiConfig.timeout_seconds * 1000,
+        }),
         name: 'external',
       };
   }

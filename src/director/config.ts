@@ -35,9 +35,21 @@ export const DirectorConfigSchema = z.object({
   }),
   agent_ca: z.object({ certificate_path: z.string(), private_key_path: z.string() }), // issues agent mbus certs
   cpi: z.discriminatedUnion('type', [
-    z.object({ type: z.literal('docker'), network: z.string().default('capstan'), socket_path: z.string().optional() }),
-    z.object({ type: z.literal('dummy'), base_dir: z.string() }),
-    z.object({ type: z.literal('external'), executable: z.string(), properties: z.record(z.string(), z.unknown()).default({}) }),
+    z.object({
+      type: z.literal('docker'),
+      network: z.string().default('capstan'),
+      subnet: z.string().optional(), // used when the network has to be created
+      gateway: z.string().optional(),
+      socket_path: z.string().optional(),
+    }),
+    // agent_binary: run this bosh-agent binary instead of the Capstan agent (`capstan up --agent-binary`)
+    z.object({ type: z.literal('dummy'), base_dir: z.string(), agent_binary: z.string().optional() }),
+    z.object({
+      type: z.literal('external'),
+      executable: z.string(),
+      properties: z.record(z.string(), z.unknown()).default({}),
+      timeout_seconds: z.number().positive().optional(), // per CPI call
+    }),
   ]),
   agent_wait_timeout_seconds: z.number().default(600),
   log_path: z.string().optional(),

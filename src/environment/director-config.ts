@@ -13,7 +13,7 @@ export interface LocalDirectorSettings {
   directorPort: number;
   natsPort: number;
   blobstorePort: number;
-  dockerNetwork: string;
+  dockerNetwork: { name: string; subnet: string; gateway: string };
 }
 
 interface Secrets {
@@ -67,8 +67,25 @@ export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDire
     agent_ca: { certificate_path: paths.certs.ca, private_key_path: paths.certs.caKey },
     cpi:
       settings.cpi === 'docker'
-        ? { type: 'docker', network: settings.dockerNetwork }
+        ? { type: 'docker', network: settings.dockerNetwork.name, subnet: settings.dockerNetwork.subnet, gateway: settings.dockerNetwork.gateway }
         : { type: 'dummy', base_dir: join(paths.dummyCpi) },
     agent_wait_timeout_seconds: 600,
   };
+}
+
+/** Ports and Docker network of the environment's previous config, so that a plain `capstan up` keeps them. */
+export function previousNetworkSettings(path: string): Partial<Pick<LocalDirectorSettings, 'directorPort' | 'natsPort' | 'blobstorePort' | 'dockerNetwork'>> {
+  if (!existsSync(path)) return {};
+  try {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as DirectorConfig;
+    const docker = old.cpi.type === 'docker' && old.cpi.subnet && old.cpi.gateway ? { name: old.cpi.network, subnet: old.cpi.subnet, gateway: old.cpi.gateway } : undefined;
+    return {
+      directorPort: old.port,
+      natsPort: Number(new URL(old.nats.url).port),
+      blobstorePort: old.blobstore.server.port,
+      dockerNetwork: docker,
+    };
+  } catch {
+    return {};
+  }
 }

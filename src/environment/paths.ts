@@ -64,7 +64,7 @@ export function environmentPaths(home: string): EnvironmentPaths {
     run,
     natsPid: join(run, 'nats.pid'),
     directorPid: join(run, 'director.pid'),
-    cache: join(home, 'cache'),
+    cache: process.env.CAPSTAN_CACHE ? resolve(process.env.CAPSTAN_CACHE) : join(home, 'cache'),
     dummyCpi: join(home, 'dummy'),
     envFile: join(home, 'env.json'),
   };

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { DirectorClient } from '../cli/director-client.js';
 import { REPO_ROOT } from '../cli/repo.js';
 import { ensureCertificates } from './certs.js';
-import { buildDirectorConfig } from './director-config.js';
+import { buildDirectorConfig, previousNetworkSettings } from './director-config.js';
 import { readEnvironmentFile, writeEnvironmentFile, writeSecretFile, type EnvironmentFile } from './env-file.js';
 import { writeNatsServerConfig } from './nats.js';
 import { capstanHome, environmentPaths, type EnvironmentPaths } from './paths.js';
@@ -19,6 +19,13 @@ export const DOCKER_NETWORK = 'capstan';
 export const DOCKER_SUBNET = '10.245.0.0/24';
 export const DOCKER_GATEWAY = '10.245.0.1';
 export const LOOPBACK = '127.0.0.1';
+
+export interface DockerNetwork {
+  name: string;
+  subnet: string;
+  gateway: string;
+}
+const DEFAULT_DOCKER_NETWORK: DockerNetwork = { name: DOCKER_NETWORK, subnet: DOCKER_SUBNET, gateway: DOCKER_GATEWAY };
 
 const CLI_MAIN = join(REPO_ROOT, 'src/cli/main.ts');
 // A pid file's process is ours when its command line names this environment's config file
@@ -34,9 +41,11 @@ export interface UpOptions {
   directorPort?: number;
   natsPort?: number;
   blobstorePort?: number;
+  /** The Docker network VMs join (default `capstan`, 10.245.0.0/24); its gateway is the host's address. */
+  network?: { name: string; subnet: string };
   natsServerBinary?: string;
   /** Creates the docker network (defaults to the Docker CPI's ensureNetwork). */
-  ensureNetwork?: () => Promise<void>;
+  ensureNetwork?: (network: DockerNetwork) => Promise<void>;
   /** Progress lines for the user (never secrets). */
   say?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -56,20 +65,22 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   const cpi = options.cpi ?? (await chooseCpi(paths));
-  const hostAddress = cpi === 'docker' ? DOCKER_GATEWAY : LOOPBACK;
+  const previous = previousNetworkSettings(paths.directorConfig);
+  const network = options.network ? { ...options.network, gateway: firstHost(options.network.subnet) } : previous.dockerNetwork ?? DEFAULT_DOCKER_NETWORK;
+  const hostAddress = cpi === 'docker' ? network.gateway : LOOPBACK;
   const ports = {
-    directorPort: options.directorPort ?? 25555,
-    natsPort: options.natsPort ?? 4222,
-    blobstorePort: options.blobstorePort ?? 25250,
+    directorPort: options.directorPort ?? previous.directorPort ?? 25555,
+    natsPort: options.natsPort ?? previous.natsPort ?? 4222,
+    blobstorePort: options.blobstorePort ?? previous.blobstorePort ?? 25250,
   };
   say(`Using CPI '${cpi}', home '${paths.home}'`);
 
   if (cpi === 'docker') {
-    await (options.ensureNetwork ?? defaultEnsureNetwork)();
-    say(`Docker network '${DOCKER_NETWORK}' (${DOCKER_SUBNET}, gateway ${DOCKER_GATEWAY}) is ready`);
+    await (options.ensureNetwork ?? defaultEnsureNetwork)(network);
+    say(`Docker network '${network.name}' (${network.subnet}, gateway ${network.gateway}) is ready`);
   }
 
-  const created = ensureCertificates(paths, { natsIp: hostAddress, directorIps: [LOOPBACK, DOCKER_GATEWAY] });
+  const created = ensureCertificates(paths, { natsIp: hostAddress, directorIps: [LOOPBACK, network.gateway] });
   if (created.length > 0) say(`Created certificates: ${created.join(', ')}`);
 
   const started: string[] = [];
@@ -99,7 +110,7 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     say(`Started nats-server on ${hostAddress}:${ports.natsPort} (pid ${pid}), log ${paths.natsLog}`);
   }
 
-  const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: DOCKER_NETWORK, ...ports });
+  const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: network, ...ports });
   writeSecretFile(paths.directorConfig, JSON.stringify(config, null, 2) + '\n');
   const env: EnvironmentFile = {
     name: config.name,
@@ -189,9 +200,17 @@ function findNatsServer(): string {
 }
 
 // Loaded on demand: dockerode is only needed when the docker CPI is used.
-async function defaultEnsureNetwork(): Promise<void> {
+async function defaultEnsureNetwork(network: DockerNetwork): Promise<void> {
   const docker = await import('../cpi/docker/network.js');
-  await docker.ensureNetwork();
+  await docker.ensureNetwork(network);
+}
+
+/** The first host address of an IPv4 CIDR (the Docker bridge gateway, the host's side). */
+export function firstHost(cidr: string): string {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  if (!match) throw new Error(`Invalid subnet '${cidr}': expected an IPv4 CIDR like 10.245.0.0/24`);
+  const [a, b, c, d] = match.slice(1, 5).map(Number);
+  return `${a}.${b}.${c}.${d + 1}`;
 }
 
 /** Error text when a started process died early (with the tail of its log), else undefined. */

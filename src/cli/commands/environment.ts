@@ -11,9 +11,23 @@ export function registerEnvironmentCommands(program: Command, wrap: Wrap): void 
     .command('up')
     .description('start the local environment (certificates, nats-server, director) under $CAPSTAN_HOME')
     .addOption(new Option('--cpi <cpi>', 'CPI for VMs (default: docker when an engine answers, else dummy)').choices(['docker', 'dummy']))
+    .option('--director-port <port>', 'director HTTPS port (default 25555, or what this environment used before)', toPort)
+    .option('--nats-port <port>', 'nats-server port (default 4222)', toPort)
+    .option('--blobstore-port <port>', 'embedded blobstore port (default 25250)', toPort)
+    .option('--network <name>', 'Docker network for VMs (default capstan)')
+    .option('--subnet <cidr>', 'subnet of a new Docker network (default 10.245.0.0/24); its first address is the host')
     .action(
-      wrap(async (ctx, opts: { cpi?: CpiName }) => {
-        const result = await up({ home: ctx.home, cpi: opts.cpi, say: (line) => ctx.ui.endLine(line) });
+      wrap(async (ctx, opts: UpFlags) => {
+        const network = opts.network || opts.subnet ? { name: opts.network ?? 'capstan', subnet: opts.subnet ?? '10.245.0.0/24' } : undefined;
+        const result = await up({
+          home: ctx.home,
+          cpi: opts.cpi,
+          directorPort: opts.directorPort,
+          natsPort: opts.natsPort,
+          blobstorePort: opts.blobstorePort,
+          network,
+          say: (line) => ctx.ui.endLine(line),
+        });
         ctx.ui.endLine(`Environment '${result.env.name}' is running at ${result.env.url} (CPI '${result.env.cpi}')`);
         ctx.ui.endLine(`Target it with: eval "$(capstan env --export)"`);
       }),
@@ -59,4 +73,19 @@ export function registerEnvironmentCommands(program: Command, wrap: Wrap): void 
         });
       }),
     );
+}
+
+interface UpFlags {
+  cpi?: CpiName;
+  directorPort?: number;
+  natsPort?: number;
+  blobstorePort?: number;
+  network?: string;
+  subnet?: string;
+}
+
+function toPort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`Invalid port '${value}'`);
+  return port;
 }

@@ -1,13 +1,11 @@
 // upload-stemcell, stemcells, delete-stemcell, stemcell build.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { environmentPaths } from '../../environment/paths.js';
 import { CliError } from '../context.js';
 import { readTarEntry } from '../tarball-manifest.js';
-import { REPO_ROOT } from '../repo.js';
 import type { Wrap } from '../main.js';
 
 interface StemcellRow {
@@ -93,10 +91,9 @@ export function registerStemcellCommands(program: Command, wrap: Wrap): void {
     .action(
       wrap(async (ctx, opts: { output?: string }) => {
         const { buildStemcell } = await import('../../stemcell/builder.js');
-        const agentBundlePath = join(REPO_ROOT, 'dist', 'capstan-agent.cjs');
-        if (!existsSync(agentBundlePath)) {
-          execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-agent.mjs')], { stdio: ['ignore', 2, 2] });
-        }
+        const { buildAgentBundle } = await import('../../stemcell/agent-bundle.js');
+        // Rebuilt every time (a second or two, deterministic): a stale bundle would ship an old agent.
+        const agentBundlePath = await buildAgentBundle();
         const built = await buildStemcell({
           cacheDir: environmentPaths(ctx.home).cache,
           agentBundlePath,
