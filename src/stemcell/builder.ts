@@ -8,11 +8,11 @@ import { stringify } from 'yaml';
 import { fileDigest } from '../common/digest.js';
 import { createTgz } from '../common/tar.js';
 import { buildAgentBundle } from './agent-bundle.js';
-import { ensureBaseRootfs, run, type Progress } from './rootfs.js';
+import { DEFAULT_STEMCELL_OS, ensureBaseRootfs, run, stemcellOsRecipe, type BaseRootfs, type Progress } from './rootfs.js';
 import type { StemcellManifest } from './types.js';
 
-export const STEMCELL_NAME = 'bosh-capstan-docker-debian-bookworm';
-export const STEMCELL_OS = 'debian-bookworm';
+export const STEMCELL_OS = DEFAULT_STEMCELL_OS;
+export const STEMCELL_NAME = stemcellName(STEMCELL_OS);
 export const STEMCELL_FORMAT = 'docker-tgz';
 
 const VCAP_UID = 1000;
@@ -25,6 +25,10 @@ export interface BuildStemcellOptions {
   outputPath?: string;
   agentBundlePath: string;
   progress?: Progress;
+  /** Operating system (`--os`), one of STEMCELL_OSES; default debian-bookworm. */
+  os?: string;
+  /** Stemcell version (`--version`); default `1.<content hash>`, which changes with any input. */
+  version?: string;
 }
 
 export interface BuiltStemcell {
@@ -110,60 +114,115 @@ async function stemcellVersion(baseSha256: string, agentBundlePath: string): Pro
   return `1.${hash.slice(0, 12)}`;
 }
 
-export function stemcellTarballName(version: string): string {
-  return `${STEMCELL_NAME}-${version}.tgz`;
+export function stemcellName(os: string): string {
+  return `bosh-capstan-docker-${os}`;
 }
 
-/** Builds (or reuses from cacheDir) the default stemcell and returns where its tarball is. */
+export function stemcellTarballName(version: string, name = STEMCELL_NAME): string {
+  return `${name}-${version}.tgz`;
+}
+
+/** How the stemcell was made, recorded in stemcell.MF (`build`) so a build can be checked and repeated. */
+interface BuildRecord {
+  suite: string;
+  mirror: string;
+  variant: 'minbase';
+  base_rootfs_sha256: string;
+  agent_sha256: string;
+  content_version: string;
+  /** Every installed Debian package, `<name> <version>`. */
+  packages: string[];
+}
+
+/** Builds (or reuses from cacheDir) the stemcell and returns where its tarball is. */
 export async function buildStemcell(options: BuildStemcellOptions): Promise<BuiltStemcell> {
   const progress = options.progress ?? (() => {});
+  const os = options.os ?? STEMCELL_OS;
+  stemcellOsRecipe(os); // fails early on an unknown OS
+  if (options.version !== undefined && !/^[0-9A-Za-z][0-9A-Za-z._+-]*$/.test(options.version)) {
+    throw new Error(`Invalid stemcell version '${options.version}' (letters, digits, '.', '_', '+', '-')`);
+  }
   if (!existsSync(options.agentBundlePath)) {
     throw new Error(`Agent bundle '${options.agentBundlePath}' not found (run 'npm run build:agent')`);
   }
-  const base = await ensureBaseRootfs(options.cacheDir, progress);
-  const version = await stemcellVersion(base.sha256, options.agentBundlePath);
-  const cached = join(options.cacheDir, 'stemcells', stemcellTarballName(version));
-  if (existsSync(cached)) {
-    progress(`Reusing stemcell ${STEMCELL_NAME}/${version}`);
+  const name = stemcellName(os);
+  const base = await ensureBaseRootfs(options.cacheDir, progress, os);
+  const contentVersion = await stemcellVersion(base.sha256, options.agentBundlePath);
+  const version = options.version ?? contentVersion;
+  const cached = join(options.cacheDir, 'stemcells', stemcellTarballName(version, name));
+  // a chosen version names the file but not the content: the content version is kept beside it
+  const contentPath = `${cached}.content`;
+  const upToDate =
+    existsSync(cached) && (options.version === undefined || (await readFile(contentPath, 'utf8').catch(() => '')) === contentVersion);
+  if (upToDate) {
+    progress(`Reusing stemcell ${name}/${version}`);
   } else {
-    progress(`Assembling stemcell ${STEMCELL_NAME}/${version}`);
-    await assembleStemcell(base.tarPath, options.agentBundlePath, version, cached);
-    await pruneOtherStemcells(dirname(cached), cached);
+    progress(`Assembling stemcell ${name}/${version}`);
+    await mkdir(dirname(cached), { recursive: true });
+    const build: BuildRecord = {
+      suite: base.suite,
+      mirror: base.mirror,
+      variant: 'minbase',
+      base_rootfs_sha256: base.sha256,
+      agent_sha256: await fileDigest(options.agentBundlePath, 'sha256'),
+      content_version: contentVersion,
+      packages: base.packages,
+    };
+    await assembleStemcell(base, options.agentBundlePath, { name, os, version, build }, cached);
+    await writeFile(contentPath, contentVersion);
+    await pruneOtherStemcells(dirname(cached), name, cached);
   }
   if (options.outputPath && options.outputPath !== cached) {
     await mkdir(dirname(options.outputPath), { recursive: true });
     await copyFile(cached, options.outputPath);
   }
-  return { tarballPath: options.outputPath ?? cached, name: STEMCELL_NAME, version };
+  return { tarballPath: options.outputPath ?? cached, name, version };
 }
 
 /** Older builds are superseded (the director keeps its own copy of what was uploaded). */
-async function pruneOtherStemcells(dir: string, keep: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    if (path !== keep && name.startsWith(`${STEMCELL_NAME}-`) && name.endsWith('.tgz')) await rm(path, { force: true });
+async function pruneOtherStemcells(dir: string, name: string, keep: string): Promise<void> {
+  for (const file of await readdir(dir)) {
+    const path = join(dir, file);
+    const isBuild = file.endsWith('.tgz') || file.endsWith('.tgz.content');
+    if (isBuild && file.startsWith(`${name}-`) && path !== keep && path !== `${keep}.content`) await rm(path, { force: true });
   }
 }
 
-async function assembleStemcell(baseTar: string, agentBundlePath: string, version: string, destination: string): Promise<void> {
-  const work = join(dirname(destination), `.assemble-${version}-${process.pid}`);
+interface StemcellIdentity {
+  name: string;
+  os: string;
+  version: string;
+  build: BuildRecord;
+}
+
+/** Files added to the image are dated here (with --clamp-mtime): the image bytes depend on content only. */
+const IMAGE_MTIME = '2024-01-01T00:00:00Z';
+
+async function assembleStemcell(base: BaseRootfs, agentBundlePath: string, id: StemcellIdentity, destination: string): Promise<void> {
+  const work = join(dirname(destination), `.assemble-${id.version}-${process.pid}`);
   await rm(work, { recursive: true, force: true });
   const rootfs = join(work, 'rootfs');
   await mkdir(rootfs, { recursive: true });
   try {
-    await run('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-xf', baseTar]);
-    await customizeRootfs(rootfs, agentBundlePath, version);
+    await run('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-xf', base.tarPath]);
+    await customizeRootfs(rootfs, agentBundlePath, id.version, id.os);
     const image = join(work, 'image');
-    await run('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-czf', image, '.']);
+    await run('tar', [
+      '--numeric-owner', '--xattrs', '--sort=name', `--mtime=${IMAGE_MTIME}`, '--clamp-mtime',
+      // the pax headers --xattrs brings would record access and change times
+      '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+      '--use-compress-program=gzip -n', '-C', rootfs, '-cf', image, '.',
+    ]);
     await rm(rootfs, { recursive: true, force: true });
-    const manifest: StemcellManifest = {
-      name: STEMCELL_NAME,
-      version,
-      operating_system: STEMCELL_OS,
+    const manifest: StemcellManifest & { build: BuildRecord } = {
+      name: id.name,
+      version: id.version,
+      operating_system: id.os,
       sha1: await fileDigest(image, 'sha1'),
       api_version: 3,
       stemcell_formats: [STEMCELL_FORMAT],
       cloud_properties: {},
+      build: id.build,
     };
     await writeFile(join(work, 'stemcell.MF'), stringify(manifest));
     const partial = join(work, 'stemcell.tgz');
@@ -174,7 +233,7 @@ async function assembleStemcell(baseTar: string, agentBundlePath: string, versio
   }
 }
 
-async function customizeRootfs(rootfs: string, agentBundlePath: string, version: string): Promise<void> {
+async function customizeRootfs(rootfs: string, agentBundlePath: string, version: string, os: string): Promise<void> {
   for (const [dir, mode] of SKELETON_DIRS) {
     await mkdir(join(rootfs, dir), { recursive: true });
     await chmod(join(rootfs, dir), mode);
@@ -187,7 +246,7 @@ async function customizeRootfs(rootfs: string, agentBundlePath: string, version:
   await copyFile(agentBundlePath, join(rootfs, AGENT_BUNDLE));
   await chmod(join(rootfs, AGENT_BUNDLE), 0o755);
   await writeFile(join(rootfs, 'var/vcap/bosh/etc/stemcell_version'), version);
-  await writeFile(join(rootfs, 'var/vcap/bosh/etc/operating_system'), STEMCELL_OS);
+  await writeFile(join(rootfs, 'var/vcap/bosh/etc/operating_system'), os);
   await addVcapUser(rootfs);
   await configureServices(rootfs);
 }
@@ -226,7 +285,14 @@ async function configureServices(rootfs: string): Promise<void> {
  * `capstan stemcell build` / `capstan up`: rebuilds the agent bundle, then builds or reuses the
  * stemcell in <capstanHome>/cache.
  */
-export async function buildDefaultStemcell(options: { capstanHome: string; outputPath?: string; progress?: Progress }): Promise<BuiltStemcell> {
+export async function buildDefaultStemcell(options: {
+  capstanHome: string;
+  outputPath?: string;
+  progress?: Progress;
+  os?: string;
+  version?: string;
+}): Promise<BuiltStemcell> {
+  const { capstanHome, ...rest } = options;
   const agentBundlePath = await buildAgentBundle();
-  return buildStemcell({ cacheDir: join(options.capstanHome, 'cache'), agentBundlePath, outputPath: options.outputPath, progress: options.progress });
+  return buildStemcell({ ...rest, cacheDir: join(capstanHome, 'cache'), agentBundlePath });
 }

@@ -1,5 +1,6 @@
-// The stemcell's base root filesystem: a Debian bookworm made with debootstrap, cached as a tarball
-// keyed by what went into it (debootstrap takes minutes; everything built on top of it takes seconds).
+// The stemcell's base root filesystem: a Debian made with debootstrap, cached as a tarball keyed by
+// what went into it (debootstrap takes minutes; everything built on top of it takes seconds). The
+// packages debootstrap installed (name and version) are recorded next to it, for stemcell.MF.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +17,27 @@ export const BASE_PACKAGES = [
   'libssl3', 'libpcre2-8-0', 'zlib1g', 'libcrypt1',
 ];
 
+/** How to debootstrap one stemcell operating system (`capstan stemcell build --os <name>`). */
+export interface StemcellOsRecipe {
+  suite: string;
+  mirror: string;
+  packages: string[];
+}
+
+export const DEFAULT_STEMCELL_OS = `debian-${DEBIAN_SUITE}`;
+
+export const STEMCELL_OSES: Record<string, StemcellOsRecipe> = {
+  [DEFAULT_STEMCELL_OS]: { suite: DEBIAN_SUITE, mirror: DEBIAN_MIRROR, packages: BASE_PACKAGES },
+  // trixie renamed libssl3 for the 64-bit time_t transition
+  'debian-trixie': { suite: 'trixie', mirror: DEBIAN_MIRROR, packages: BASE_PACKAGES.map((p) => (p === 'libssl3' ? 'libssl3t64' : p)) },
+};
+
+export function stemcellOsRecipe(os: string): StemcellOsRecipe {
+  const recipe = STEMCELL_OSES[os];
+  if (!recipe) throw new Error(`Unsupported stemcell operating system '${os}' (supported: ${Object.keys(STEMCELL_OSES).join(', ')})`);
+  return recipe;
+}
+
 /** Paths emptied after debootstrap: package caches and documentation nobody reads on a VM. */
 const PRUNED_DIRS = ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale'];
 
@@ -24,6 +46,10 @@ export type Progress = (line: string) => void;
 export interface BaseRootfs {
   tarPath: string;
   sha256: string;
+  suite: string;
+  mirror: string;
+  /** Every package installed in the rootfs: `<name> <version>`, sorted. */
+  packages: string[];
 }
 
 /** Runs a command; on failure the error carries the tail of its output. */
@@ -44,9 +70,15 @@ export function run(cmd: string, args: string[], options: { cwd?: string } = {})
   });
 }
 
-export function baseRootfsKey(): string {
-  const recipe = JSON.stringify({ suite: DEBIAN_SUITE, mirror: DEBIAN_MIRROR, variant: 'minbase', packages: BASE_PACKAGES, pruned: PRUNED_DIRS });
+export function baseRootfsKey(os = DEFAULT_STEMCELL_OS): string {
+  const { suite, mirror, packages } = stemcellOsRecipe(os);
+  const recipe = JSON.stringify({ suite, mirror, variant: 'minbase', packages, pruned: PRUNED_DIRS });
   return createHash('sha256').update(recipe).digest('hex').slice(0, 16);
+}
+
+/** The cached base rootfs tarball of an operating system. */
+export function baseRootfsPath(cacheDir: string, os = DEFAULT_STEMCELL_OS): string {
+  return join(cacheDir, `base-rootfs-${stemcellOsRecipe(os).suite}-${baseRootfsKey(os)}.tar`);
 }
 
 function requireRoot(): void {
@@ -54,11 +86,15 @@ function requireRoot(): void {
 }
 
 /** Returns the cached base rootfs tarball, running debootstrap first when there is none. */
-export async function ensureBaseRootfs(cacheDir: string, progress: Progress = () => {}): Promise<BaseRootfs> {
-  const key = baseRootfsKey();
-  const tarPath = join(cacheDir, `base-rootfs-${DEBIAN_SUITE}-${key}.tar`);
+export async function ensureBaseRootfs(cacheDir: string, progress: Progress = () => {}, os = DEFAULT_STEMCELL_OS): Promise<BaseRootfs> {
+  const { suite, mirror, packages } = stemcellOsRecipe(os);
+  const key = baseRootfsKey(os);
+  const tarPath = baseRootfsPath(cacheDir, os);
   const shaPath = `${tarPath}.sha256`;
-  if (existsSync(tarPath) && existsSync(shaPath)) return { tarPath, sha256: (await readFile(shaPath, 'utf8')).trim() };
+  if (existsSync(tarPath) && existsSync(shaPath)) {
+    const sha256 = (await readFile(shaPath, 'utf8')).trim();
+    return { tarPath, sha256, suite, mirror, packages: await installedPackages(tarPath) };
+  }
 
   requireRoot();
   await mkdir(cacheDir, { recursive: true });
@@ -66,9 +102,9 @@ export async function ensureBaseRootfs(cacheDir: string, progress: Progress = ()
   await rm(work, { recursive: true, force: true });
   try {
     const rootfs = join(work, 'rootfs');
-    progress(`Building the ${DEBIAN_SUITE} base rootfs with debootstrap from ${DEBIAN_MIRROR} (takes a few minutes, once)`);
-    await run('debootstrap', ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, DEBIAN_SUITE, rootfs, DEBIAN_MIRROR]).catch((err: Error) => {
-      throw new Error(`debootstrap failed (is the 'debootstrap' package installed and ${DEBIAN_MIRROR} reachable?): ${err.message}`);
+    progress(`Building the ${suite} base rootfs with debootstrap from ${mirror} (takes a few minutes, once)`);
+    await run('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, rootfs, mirror]).catch((err: Error) => {
+      throw new Error(`debootstrap failed (is the 'debootstrap' package installed and ${mirror} reachable?): ${err.message}`);
     });
     for (const dir of PRUNED_DIRS) await emptyDir(join(rootfs, dir));
     // apt expects these to exist
@@ -79,10 +115,43 @@ export async function ensureBaseRootfs(cacheDir: string, progress: Progress = ()
     await rename(partial, tarPath);
     await writeFile(shaPath, `${sha256}\n`);
     progress(`Base rootfs cached at ${tarPath}`);
-    return { tarPath, sha256 };
+    return { tarPath, sha256, suite, mirror, packages: await installedPackages(tarPath) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** `<name> <version>` of every installed package, from the rootfs' dpkg status (cached next to the tarball). */
+async function installedPackages(tarPath: string): Promise<string[]> {
+  const listPath = `${tarPath}.packages`;
+  if (existsSync(listPath)) return (await readFile(listPath, 'utf8')).split('\n').filter(Boolean);
+  const status = await output('tar', ['-xOf', tarPath, './var/lib/dpkg/status']);
+  const packages = parseDpkgStatus(status);
+  await writeFile(listPath, `${packages.join('\n')}\n`);
+  return packages;
+}
+
+export function parseDpkgStatus(status: string): string[] {
+  const installed: string[] = [];
+  for (const paragraph of status.split(/\n\n+/)) {
+    const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(paragraph)?.[1]?.trim();
+    const [name, version, state] = [field('Package'), field('Version'), field('Status')];
+    if (name && version && state?.endsWith(' installed')) installed.push(`${name} ${version}`);
+  }
+  return installed.sort();
+}
+
+/** Runs a command and returns its stdout. */
+function output(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.on('error', (err) => reject(new Error(`Cannot run '${cmd}': ${err.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`'${cmd} ${args.join(' ')}' exited with ${code}: ${stderr.trim()}`))));
+  });
 }
 
 async function emptyDir(dir: string): Promise<void> {

@@ -99,3 +99,63 @@ test('createVm names a missing stemcell or agent bundle', async () => {
 test('cids cannot point outside the state directory', async () => {
   await assert.rejects(cpi.hasVm('../../etc'), /Invalid cid/);
 });
+
+// Stands in for a bosh-agent binary: records its arguments and the settings it was given.
+const FAKE_BOSH_AGENT = `#!${process.execPath}
+const { readFileSync, writeFileSync } = require('fs');
+const arg = (flag) => process.argv[process.argv.indexOf(flag) + 1];
+const config = JSON.parse(readFileSync(arg('-C'), 'utf8'));
+writeFileSync(arg('-b') + '/started.json', JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), tmpdir: process.env.TMPDIR, config }));
+process.on('SIGTERM', () => process.exit(0));
+setInterval(() => {}, 1000);
+`;
+
+test('runs any bosh-agent binary by path, started as BOSH\'s dummy CPI starts it', async () => {
+  const binary = join(dir, 'bosh-agent');
+  writeFileSync(binary, FAKE_BOSH_AGENT, { mode: 0o755 });
+  const goCpi = new DummyCpi({ baseDir: join(dir, 'go'), agent, agentBinary: binary, logger: createLogger('dummy-cpi', undefined, 'warn') });
+  const stemcellCid = await goCpi.createStemcell('/x', {});
+  const vmCid = await goCpi.createVm('agent-go', stemcellCid, {}, {}, [], {});
+  const base = join(dir, 'go', 'vms', vmCid, 'vcap');
+  const started = await waitFor(() => {
+    const file = join(base, 'started.json');
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+  }, 'the bosh-agent to start');
+  assert.deepEqual(started.argv, ['-b', base, '-P', 'dummy', '-M', 'dummy-nats', '-C', join(base, 'agent.json')]);
+  const settingsPath = join(base, 'bosh', 'dummy-cpi-agent-env.json');
+  assert.equal(started.config.Infrastructure.Settings.Sources[0].SettingsPath, settingsPath);
+
+  const diskCid = await goCpi.createDisk(100, {}, vmCid);
+  const hint = await goCpi.attachDisk(vmCid, diskCid);
+  assert.equal(hint, goCpi.diskPath(diskCid));
+  const settings = JSON.parse(readFileSync(settingsPath, 'utf8')) as AgentSettings;
+  assert.deepEqual(settings.disks.persistent, { [diskCid]: hint }, 'the agent finds the disk in its settings too');
+  await goCpi.deleteVm(vmCid);
+  await goCpi.deleteDisk(diskCid);
+});
+
+function processState(pid: number): string {
+  // /proc/<pid>/stat: "pid (comm) S ..."
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+}
+
+test('simulates a vanished VM, an agent that does not answer, and a missing disk', async () => {
+  const stemcellCid = await cpi.createStemcell('/x', {});
+  const vmCid = await cpi.createVm('agent-fail', stemcellCid, {}, {}, [], {});
+  const { pid } = JSON.parse(readFileSync(join(dir, 'cpi', 'vms', vmCid, 'vm.json'), 'utf8')) as { pid: number };
+
+  await cpi.simulate({ type: 'agent_unresponsive', vmCid });
+  assert.equal(processState(pid), 'T', 'the agent is stopped');
+  assert.equal(await cpi.hasVm(vmCid), true, 'the VM still exists');
+  await cpi.simulate({ type: 'agent_unresponsive', vmCid, unresponsive: false });
+  assert.notEqual(processState(pid), 'T');
+
+  await cpi.simulate({ type: 'vm_vanished', vmCid });
+  assert.equal(await cpi.hasVm(vmCid), false);
+  await waitFor(() => (alive(pid) ? undefined : true), 'the agent to be gone');
+  await cpi.deleteVm(vmCid); // the director deleting a vanished VM is fine
+
+  const diskCid = await cpi.createDisk(100, {}, null);
+  await cpi.simulate({ type: 'disk_missing', diskCid });
+  assert.equal(await cpi.hasDisk(diskCid), false);
+});

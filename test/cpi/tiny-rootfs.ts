@@ -27,8 +27,8 @@ export function buildTinyRootfs(dir: string): string {
     copyInto(root, host, as);
     for (const lib of libraries(host)) copyInto(root, lib);
   }
-  // stands in for runit: keeps PID 1 alive
-  writeFileSync(join(root, 'usr/bin/runsvdir'), '#!/bin/sh\nexec sleep infinity\n', { mode: 0o755 });
+  // stands in for runit: keeps PID 1 alive, and exits on SIGHUP as runsvdir does (the CPI's stop signal)
+  writeFileSync(join(root, 'usr/bin/runsvdir'), "#!/bin/sh\ntrap 'exit 0' HUP TERM\nsleep infinity &\nwait\n", { mode: 0o755 });
   mkdirSync(join(root, 'var/vcap/bosh'), { recursive: true });
   mkdirSync(join(root, 'etc/service'), { recursive: true });
   const image = join(dir, 'image');

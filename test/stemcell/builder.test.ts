@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,6 +64,38 @@ test('builds a BOSH-format stemcell tarball', { skip: skipBuild }, async () => {
   assert.deepEqual(manifest.stemcell_formats, ['docker-tgz']);
   assert.deepEqual(manifest.cloud_properties, {});
   assert.equal(manifest.sha1, await fileDigest(join(out, 'image'), 'sha1'));
+});
+
+test('stemcell.MF records the pinned suite, the base rootfs and every installed package with its version', { skip: skipBuild }, async () => {
+  const build = (parse(readFileSync(join(dir, 'read', 'stemcell.MF'), 'utf8')) as { build: Record<string, any> }).build;
+  assert.equal(build.suite, 'bookworm');
+  assert.equal(build.mirror, 'http://deb.debian.org/debian');
+  assert.equal(build.base_rootfs_sha256, readFileSync(join(sharedCache, `${baseName}.sha256`), 'utf8').trim());
+  assert.equal(build.agent_sha256, await fileDigest(join(dir, 'agent.cjs'), 'sha256'));
+  assert.equal(build.content_version, built!.version);
+  for (const name of ['runit', 'monit', 'nodejs', 'openssh-server']) {
+    assert.ok(build.packages.some((p: string) => new RegExp(`^${name} \\S+$`).test(p)), `${name} with its version`);
+  }
+});
+
+test('--version names the stemcell, and the same inputs give the same image bytes', { skip: skipBuild }, async () => {
+  const named = await buildStemcell({ cacheDir, agentBundlePath: join(dir, 'agent.cjs'), version: '7.1' });
+  assert.equal(named.version, '7.1');
+  assert.match(named.tarballPath, /bosh-capstan-docker-debian-bookworm-7\.1\.tgz$/);
+  const manifest = await readStemcellTarball(named.tarballPath, join(dir, 'read-7.1'));
+  assert.equal(manifest.version, '7.1');
+  assert.equal(manifest.operating_system, 'debian-bookworm');
+  const sha1 = manifest.sha1;
+  // the same inputs give the same image bytes
+  rmSync(named.tarballPath);
+  const again = await buildStemcell({ cacheDir, agentBundlePath: join(dir, 'agent.cjs'), version: '7.1' });
+  assert.equal((await readStemcellTarball(again.tarballPath, join(dir, 'read-7.1-again'))).sha1, sha1);
+});
+
+test('--os must name a supported operating system, --version a plain version', async () => {
+  const options = { cacheDir: join(tmpdir(), 'unused'), agentBundlePath: '/nonexistent' };
+  await assert.rejects(buildStemcell({ ...options, os: 'windows2019' }), /Unsupported stemcell operating system 'windows2019' \(supported: debian-bookworm, debian-trixie\)/);
+  await assert.rejects(buildStemcell({ ...options, version: '../1' }), /Invalid stemcell version/);
 });
 
 test('reuses the cached stemcell, and a changed agent gives a new version', { skip: skipBuild }, async () => {

@@ -1,15 +1,42 @@
-// Dummy CPI: a "VM" is a local agent process (`capstan-agent -P dummy`) with its own base directory
-// and its own monit, for tests and benchmarks. Stemcells are only recorded.
+// Dummy CPI: a "VM" is a local agent process with its own base directory (and, for the Capstan agent,
+// its own monit), for tests and benchmarks. Stemcells are only recorded; a persistent disk is a
+// directory whose path is the disk hint (the agent's dummy platform "mounts" it with a symlink).
+//
+// It runs either the Capstan agent bundle (`node capstan-agent.cjs -P dummy -C <vm>/agent.json -b <vm>/vcap`)
+// or, with `agentBinary`, any bosh-agent binary the way BOSH's own dummy CPI does:
+// `<binary> -b <base> -P dummy -M dummy-nats -C <base>/agent.json` (settings in <base>/bosh/dummy-cpi-agent-env.json).
+//
+// State, all under baseDir (so several DummyCpi objects, in several processes, share it):
+//   stemcells/<cid>.json, vms/<vm cid>/{vm.json, agent.json, metadata.json, agent.log, vcap/},
+//   disks/<disk cid>.json ({size_mb, cloud_properties, vm_cid, metadata}), disks/<disk cid>/ (the data).
+//
+// Failures for cloud-check tests: `simulate(failure)` (any DummyCpi on the same baseDir may call it):
+//   {type:'vm_vanished', vmCid}        the VM's processes are killed and its record removed: has_vm -> false;
+//   {type:'agent_unresponsive', vmCid} the agent's process group is SIGSTOPped: has_vm -> true, no NATS answers;
+//                                      {..., unresponsive:false} SIGCONTs it again;
+//   {type:'disk_missing', diskCid}     the disk's record and data are removed: has_disk -> false.
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentSettings, NetworkSettings } from '../../common/protocol.js';
 import { createLogger, type Logger } from '../../common/logging.js';
-import type { CloudProperties, Cpi, CpiAgentConfig, VmEnv } from '../cpi.js';
+import {
+  CpiError,
+  CpiErrorType,
+  diskNotAttached,
+  diskNotFound,
+  vmNotFound,
+  type CloudProperties,
+  type CpiAgentConfig,
+  type CpiLogSink,
+  type DiskCpi,
+  type DiskHint,
+  type VmEnv,
+} from '../cpi.js';
 
 export const DEFAULT_AGENT_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/capstan-agent.cjs');
 
@@ -17,23 +44,40 @@ export const DEFAULT_AGENT_BUNDLE = resolve(dirname(fileURLToPath(import.meta.ur
 const STOP_GRACE_MS = 30_000;
 
 export interface DummyCpiOptions {
-  baseDir: string; // stemcells/, vms/<vm cid>/
+  baseDir: string;
   agent: CpiAgentConfig;
+  /** The Capstan agent bundle run with node (default dist/capstan-agent.cjs). */
   agentBundlePath?: string;
+  /** A bosh-agent binary run directly instead of the Capstan agent (`--agent-binary PATH`). */
+  agentBinary?: string;
   nodePath?: string;
   logger?: Logger;
 }
+
+export type DummyFailure =
+  | { type: 'vm_vanished'; vmCid: string }
+  | { type: 'agent_unresponsive'; vmCid: string; unresponsive?: boolean }
+  | { type: 'disk_missing'; diskCid: string };
 
 interface VmRecord {
   cid: string;
   agent_id: string;
   pid: number;
   dir: string;
+  settings_path: string;
   monit_port: number;
   alert_smtp_port: number;
 }
 
-export class DummyCpi implements Cpi {
+interface DiskRecord {
+  cid: string;
+  size_mb: number;
+  cloud_properties: CloudProperties;
+  vm_cid: string | null;
+  metadata?: Record<string, string>;
+}
+
+export class DummyCpi implements DiskCpi {
   private readonly log: Logger;
   private readonly agentBundlePath: string;
 
@@ -46,8 +90,22 @@ export class DummyCpi implements Cpi {
     return join(this.options.baseDir, 'stemcells');
   }
 
+  private get disksDir(): string {
+    return join(this.options.baseDir, 'disks');
+  }
+
   private vmDir(cid: string): string {
-    return join(this.options.baseDir, 'vms', cid);
+    return join(this.options.baseDir, 'vms', safeName(cid));
+  }
+
+  /** The directory holding a disk's data: its hint. */
+  diskPath(diskCid: string): string {
+    return join(this.disksDir, safeName(diskCid));
+  }
+
+  /** The same CPI, logging each call (debug level, secrets redacted) to sink: a task's `cpi` output. */
+  withCpiLog(sink: CpiLogSink): DummyCpi {
+    return new DummyCpi({ ...this.options, logger: createLogger('dummy-cpi', { write: sink }, 'debug') });
   }
 
   async info(): Promise<{ stemcell_formats: string[]; api_version: number }> {
@@ -70,41 +128,65 @@ export class DummyCpi implements Cpi {
     stemcellCid: string,
     _cloudProperties: CloudProperties,
     networks: Record<string, NetworkSettings>,
-    _diskCids: string[],
+    _diskCids: string[], // locality only: disks are attached with attachDisk
     env: VmEnv,
   ): Promise<string> {
-    if (!existsSync(join(this.stemcellsDir, `${safeName(stemcellCid)}.json`))) throw new Error(`Stemcell '${stemcellCid}' not found`);
-    if (!existsSync(this.agentBundlePath)) {
-      throw new Error(`Agent bundle '${this.agentBundlePath}' not found (run 'npm run build:agent')`);
+    if (!existsSync(join(this.stemcellsDir, `${safeName(stemcellCid)}.json`))) {
+      throw new CpiError(CpiErrorType.VMCreationFailed, `Stemcell '${stemcellCid}' not found`);
+    }
+    const executable = this.options.agentBinary ?? this.agentBundlePath;
+    if (!existsSync(executable)) {
+      const hint = this.options.agentBinary ? 'check --agent-binary' : "run 'npm run build:agent'";
+      throw new CpiError(CpiErrorType.VMCreationFailed, `Agent '${executable}' not found (${hint})`);
     }
     const cid = `vm-${randomUUID()}`;
     const dir = this.vmDir(cid);
-    const settingsPath = join(dir, 'agent-env.json');
+    const base = join(dir, 'vcap');
     const [monitPort, alertSmtpPort] = [await freePort(), await freePort()];
-    await mkdir(join(dir, 'vcap'), { recursive: true });
+    // bosh-agent reads its files below its base dir, as with BOSH's dummy CPI
+    const goAgent = this.options.agentBinary !== undefined;
+    const settingsPath = goAgent ? join(base, 'bosh', 'dummy-cpi-agent-env.json') : join(dir, 'agent-env.json');
+    const configPath = goAgent ? join(base, 'agent.json') : join(dir, 'agent.json');
+    await mkdir(dirname(settingsPath), { recursive: true });
+    await mkdir(base, { recursive: true });
     await writeFile(settingsPath, JSON.stringify(this.agentSettings(agentId, cid, networks, env)), { mode: 0o600 });
     const agentConfig = {
       Platform: { Linux: { UseDefaultTmpDir: true } },
       Infrastructure: { Settings: { Sources: [{ Type: 'File', SettingsPath: settingsPath }] } },
       Capstan: { MonitPort: monitPort, AlertSmtpPort: alertSmtpPort, Monit: 'spawn' },
     };
-    await writeFile(join(dir, 'agent.json'), JSON.stringify(agentConfig, null, 2));
-    const pid = await this.spawnAgent(dir);
-    const record: VmRecord = { cid, agent_id: agentId, pid, dir, monit_port: monitPort, alert_smtp_port: alertSmtpPort };
+    await writeFile(configPath, JSON.stringify(agentConfig, null, 2));
+    const args = goAgent
+      ? ['-b', base, '-P', 'dummy', '-M', 'dummy-nats', '-C', configPath]
+      : [this.agentBundlePath, '-P', 'dummy', '-C', configPath, '-b', base];
+    // bosh-agent keeps its temporary files in TMPDIR, as BOSH's dummy CPI sets it
+    const processEnv = goAgent ? { ...process.env, TMPDIR: join(dir, 'tmp') } : process.env;
+    if (goAgent) await mkdir(join(dir, 'tmp'), { recursive: true });
+    const pid = await this.spawnAgent(goAgent ? executable : (this.options.nodePath ?? process.execPath), args, dir, processEnv);
+    const record: VmRecord = {
+      cid,
+      agent_id: agentId,
+      pid,
+      dir,
+      settings_path: settingsPath,
+      monit_port: monitPort,
+      alert_smtp_port: alertSmtpPort,
+    };
     await writeFile(join(dir, 'vm.json'), JSON.stringify(record));
     this.log.info({ vm_cid: cid, agent_id: agentId, pid }, 'vm created');
     return cid;
   }
 
   /** Detached in its own process group: the agent survives director restarts and deleteVm can signal the group. */
-  private async spawnAgent(dir: string): Promise<number> {
+  private async spawnAgent(command: string, args: string[], dir: string, env: NodeJS.ProcessEnv): Promise<number> {
     const logFile = await open(join(dir, 'agent.log'), 'a');
     try {
-      const child = spawn(
-        this.options.nodePath ?? process.execPath,
-        [this.agentBundlePath, '-P', 'dummy', '-C', join(dir, 'agent.json'), '-b', join(dir, 'vcap')],
-        { cwd: dir, detached: true, stdio: ['ignore', logFile.fd, logFile.fd] },
-      );
+      const child = spawn(command, args, {
+        cwd: dir,
+        detached: true,
+        stdio: ['ignore', logFile.fd, logFile.fd],
+        env,
+      });
       await new Promise<void>((resolveSpawn, reject) => {
         child.once('spawn', resolveSpawn);
         child.once('error', reject);
@@ -120,12 +202,17 @@ export class DummyCpi implements Cpi {
     const record = await this.readRecord(vmCid);
     if (!record) return;
     // SIGTERM lets the agent stop its jobs and its monit; whatever is left afterwards is killed.
+    signal(-record.pid, 'SIGCONT'); // a simulated unresponsive agent is stopped
     signal(record.pid, 'SIGTERM');
     for (let waited = 0; waited < STOP_GRACE_MS && isAlive(record.pid); waited += 100) await sleep(100);
+    await this.destroyVm(record);
+    this.log.info({ vm_cid: vmCid }, 'vm deleted');
+  }
+
+  private async destroyVm(record: VmRecord): Promise<void> {
     signal(-record.pid, 'SIGKILL');
     await killProcessesUnder(record.dir);
     await rm(record.dir, { recursive: true, force: true });
-    this.log.info({ vm_cid: vmCid }, 'vm deleted');
   }
 
   async hasVm(vmCid: string): Promise<boolean> {
@@ -133,14 +220,141 @@ export class DummyCpi implements Cpi {
     return record !== undefined && isAlive(record.pid);
   }
 
+  /** BOSH's dummy CPI cannot reboot either: the director treats NotImplemented as "recreate instead". */
+  async rebootVm(_vmCid: string): Promise<void> {
+    throw new CpiError(CpiErrorType.NotImplemented, 'reboot_vm is not implemented by the dummy CPI');
+  }
+
   async setVmMetadata(vmCid: string, metadata: Record<string, string>): Promise<void> {
-    const dir = this.vmDir(safeName(vmCid));
-    if (existsSync(dir)) await writeFile(join(dir, 'metadata.json'), JSON.stringify(metadata));
+    const record = await this.requireVm(vmCid);
+    await writeFile(join(record.dir, 'metadata.json'), JSON.stringify(metadata));
+  }
+
+  /** What setVmMetadata recorded (tests). */
+  async vmMetadata(vmCid: string): Promise<Record<string, string> | undefined> {
+    const text = await readFile(join(this.vmDir(vmCid), 'metadata.json'), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as Record<string, string>);
+  }
+
+  async createDisk(sizeMb: number, cloudProperties: CloudProperties, _vmLocality: string | null): Promise<string> {
+    const cid = `disk-${randomUUID()}`;
+    await mkdir(this.diskPath(cid), { recursive: true, mode: 0o700 });
+    await this.writeDisk({ cid, size_mb: sizeMb, cloud_properties: cloudProperties, vm_cid: null });
+    return cid;
+  }
+
+  async deleteDisk(diskCid: string): Promise<void> {
+    await rm(`${this.diskPath(diskCid)}.json`, { force: true });
+    await rm(this.diskPath(diskCid), { recursive: true, force: true });
+  }
+
+  async hasDisk(diskCid: string): Promise<boolean> {
+    return (await this.readDisk(diskCid)) !== undefined;
+  }
+
+  /** The hint is the disk's directory; the agent settings list it under disks.persistent, as BOSH's dummy CPI does. */
+  async attachDisk(vmCid: string, diskCid: string): Promise<DiskHint> {
+    const record = await this.requireVm(vmCid);
+    const disk = await this.requireDisk(diskCid);
+    if (disk.vm_cid && disk.vm_cid !== vmCid && (await this.hasVm(disk.vm_cid))) {
+      throw new CpiError(CpiErrorType.CloudError, `Disk '${diskCid}' is attached to VM '${disk.vm_cid}'`);
+    }
+    const hint = this.diskPath(diskCid);
+    await this.writeDisk({ ...disk, vm_cid: vmCid });
+    await this.updateSettings(record, (s) => ({ ...s, disks: { ...s.disks, persistent: { ...s.disks.persistent, [diskCid]: hint } } }));
+    return hint;
+  }
+
+  async detachDisk(vmCid: string, diskCid: string): Promise<void> {
+    const record = await this.requireVm(vmCid);
+    const disk = await this.requireDisk(diskCid);
+    if (disk.vm_cid !== vmCid) throw diskNotAttached(vmCid, diskCid);
+    await this.writeDisk({ ...disk, vm_cid: null });
+    await this.updateSettings(record, (s) => {
+      const persistent = { ...s.disks.persistent };
+      delete persistent[diskCid];
+      return { ...s, disks: { ...s.disks, persistent } };
+    });
+  }
+
+  async getDisks(vmCid: string): Promise<string[]> {
+    await this.requireVm(vmCid);
+    const disks = await Promise.all((await this.diskCids()).map((cid) => this.readDisk(cid)));
+    return disks.filter((d) => d?.vm_cid === vmCid).map((d) => d!.cid);
+  }
+
+  /** Directory disks have no size limit: the new size is only recorded. */
+  async resizeDisk(diskCid: string, newSizeMb: number): Promise<void> {
+    const disk = await this.requireDisk(diskCid);
+    await this.writeDisk({ ...disk, size_mb: newSizeMb });
+  }
+
+  async setDiskMetadata(diskCid: string, metadata: Record<string, string>): Promise<void> {
+    const disk = await this.requireDisk(diskCid);
+    await this.writeDisk({ ...disk, metadata });
+  }
+
+  /** The recorded disk (tests): size, cloud properties, owner, metadata. */
+  async diskRecord(diskCid: string): Promise<DiskRecord | undefined> {
+    return this.readDisk(diskCid);
+  }
+
+  /** Makes a VM or disk fail the way a cloud-check test needs (see the header comment). */
+  async simulate(failure: DummyFailure): Promise<void> {
+    switch (failure.type) {
+      case 'vm_vanished': {
+        const record = await this.requireVm(failure.vmCid);
+        await this.destroyVm(record);
+        break;
+      }
+      case 'agent_unresponsive': {
+        const record = await this.requireVm(failure.vmCid);
+        signal(-record.pid, failure.unresponsive === false ? 'SIGCONT' : 'SIGSTOP');
+        break;
+      }
+      case 'disk_missing':
+        await this.requireDisk(failure.diskCid);
+        await this.deleteDisk(failure.diskCid);
+        break;
+    }
+    this.log.info({ failure }, 'failure simulated');
   }
 
   private async readRecord(vmCid: string): Promise<VmRecord | undefined> {
-    const text = await readFile(join(this.vmDir(safeName(vmCid)), 'vm.json'), 'utf8').catch(() => undefined);
+    const text = await readFile(join(this.vmDir(vmCid), 'vm.json'), 'utf8').catch(() => undefined);
     return text === undefined ? undefined : (JSON.parse(text) as VmRecord);
+  }
+
+  private async requireVm(vmCid: string): Promise<VmRecord> {
+    const record = await this.readRecord(vmCid);
+    if (!record) throw vmNotFound(vmCid);
+    return record;
+  }
+
+  private async readDisk(diskCid: string): Promise<DiskRecord | undefined> {
+    const text = await readFile(`${this.diskPath(diskCid)}.json`, 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as DiskRecord);
+  }
+
+  private async requireDisk(diskCid: string): Promise<DiskRecord> {
+    const disk = await this.readDisk(diskCid);
+    if (!disk) throw diskNotFound(diskCid);
+    return disk;
+  }
+
+  private async writeDisk(disk: DiskRecord): Promise<void> {
+    await mkdir(this.disksDir, { recursive: true });
+    await writeFile(`${this.diskPath(disk.cid)}.json`, JSON.stringify(disk));
+  }
+
+  private async diskCids(): Promise<string[]> {
+    const names = await readdir(this.disksDir).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
+  }
+
+  private async updateSettings(record: VmRecord, change: (s: AgentSettings) => AgentSettings): Promise<void> {
+    const settings = JSON.parse(await readFile(record.settings_path, 'utf8')) as AgentSettings;
+    await writeFile(record.settings_path, JSON.stringify(change(settings)), { mode: 0o600 });
   }
 
   private agentSettings(agentId: string, vmCid: string, networks: Record<string, NetworkSettings>, env: VmEnv): AgentSettings {
@@ -160,7 +374,7 @@ export class DummyCpi implements Cpi {
 
 /** cids become file names: refuse anything that could leave the state directory. */
 function safeName(cid: string): string {
-  if (!/^[A-Za-z0-9._-]+$/.test(cid) || cid.startsWith('.')) throw new Error(`Invalid cid '${cid}'`);
+  if (!/^[A-Za-z0-9._-]+$/.test(cid) || cid.startsWith('.')) throw new CpiError(CpiErrorType.CpiError, `Invalid cid '${cid}'`);
   return cid;
 }
 
@@ -183,10 +397,15 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
+/** A zombie is dead: an agent whose parent (an external CPI call) is gone waits for init to reap it. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
