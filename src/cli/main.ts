@@ -10,6 +10,7 @@ import { registerInstanceCommands } from './commands/instances.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerErrandCommands } from './commands/errands.js';
 import { registerDirectorCommand } from './commands/director.js';
+import { registerMonitorCommand } from './commands/monitor.js';
 import { runAgent } from './commands/agent.js';
 
 /** Runs one command; `run` receives a context built from the global flags. */
@@ -48,6 +49,7 @@ export function buildProgram(onContext: (ctx: CliContext) => void = () => {}): C
   registerTaskCommands(program, wrap);
   registerErrandCommands(program, wrap);
   registerDirectorCommand(program);
+  registerMonitorCommand(program);
   program
     .command('agent')
     .description('run the Capstan agent (flags as bosh-agent: -P <platform> -C <agent.json> -b <base dir>)')
@@ -88,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Commands whose output is data for other programs (paths, exports) do not end with "Succeeded".
-const QUIET = new Set(['env', 'stemcell', 'director']);
+const QUIET = new Set(['env', 'stemcell', 'director', 'monitor']);
 function commandPrintsItsOwnResult(program: Command): boolean {
   const name = (program.args[0] ?? '') as string;
   return QUIET.has(name);
