@@ -116,6 +116,7 @@ export interface CertificateAddresses {
 
 export const NATS_SERVER_CN = 'default.nats.bosh-internal';
 export const DIRECTOR_CLIENT_CN = 'default.director.bosh-internal';
+export const MONITOR_CLIENT_CN = 'default.hm.bosh-internal';
 
 /**
  * Creates whatever certificate is missing; existing ones are kept so that `capstan up` is
@@ -155,6 +156,7 @@ export function ensureCertificates(paths: EnvironmentPaths, addresses: Certifica
     commonName: DIRECTOR_CLIENT_CN,
     usage: 'client',
   });
+  issue('hm-client', c.monitorClient, c.monitorClientKey, { commonName: MONITOR_CLIENT_CN, usage: 'client' });
   return created;
 }
 

@@ -20,7 +20,11 @@ interface Secrets {
   uuid: string;
   adminPassword: string;
   blobstorePassword: string;
+  monitorPassword: string;
 }
+
+/** The director user the health monitor polls and resurrects with. */
+export const MONITOR_USER = 'hm';
 
 export const randomPassword = () => randomBytes(18).toString('base64url');
 
@@ -30,7 +34,14 @@ function previousSecrets(path: string): Secrets | undefined {
     const old = JSON.parse(readFileSync(path, 'utf8')) as DirectorConfig;
     const admin = old.users.find((u) => u.name === 'admin');
     if (!admin) return undefined;
-    return { uuid: old.uuid, adminPassword: admin.password, blobstorePassword: old.blobstore.server.password };
+    const monitor = old.users.find((u) => u.name === MONITOR_USER);
+    return {
+      uuid: old.uuid,
+      adminPassword: admin.password,
+      blobstorePassword: old.blobstore.server.password,
+      // environments made before the monitor existed get its user now
+      monitorPassword: monitor?.password ?? randomPassword(),
+    };
   } catch {
     return undefined;
   }
@@ -41,6 +52,7 @@ export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDire
     uuid: randomUUID(),
     adminPassword: randomPassword(),
     blobstorePassword: randomPassword(),
+    monitorPassword: randomPassword(),
   };
   const natsUrl = `nats://${settings.hostAddress}:${settings.natsPort}`;
   return {
@@ -50,7 +62,10 @@ export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDire
     port: settings.directorPort,
     base_dir: paths.directorDir,
     tls: { certificate_path: paths.certs.director, private_key_path: paths.certs.directorKey },
-    users: [{ name: 'admin', password: secrets.adminPassword }],
+    users: [
+      { name: 'admin', password: secrets.adminPassword },
+      { name: MONITOR_USER, password: secrets.monitorPassword },
+    ],
     db: { adapter: 'sqlite', database: paths.directorDb },
     blobstore: {
       path: paths.blobstore,

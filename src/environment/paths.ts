@@ -18,6 +18,8 @@ export interface EnvironmentPaths {
     natsKey: string;
     directorClient: string;
     directorClientKey: string;
+    monitorClient: string;
+    monitorClientKey: string;
   };
   natsConfig: string;
   directorDir: string;
@@ -26,6 +28,9 @@ export interface EnvironmentPaths {
   blobstore: string;
   logs: string;
   natsLog: string;
+  monitorConfig: string;
+  monitorLog: string;
+  monitorPid: string;
   directorLog: string;
   run: string;
   natsPid: string;
@@ -52,6 +57,8 @@ export function environmentPaths(home: string): EnvironmentPaths {
       natsKey: join(certs, 'nats.key'),
       directorClient: join(certs, 'director-client.pem'),
       directorClientKey: join(certs, 'director-client.key'),
+      monitorClient: join(certs, 'hm-client.pem'),
+      monitorClientKey: join(certs, 'hm-client.key'),
     },
     natsConfig: join(home, 'nats', 'nats.conf'),
     directorDir,
@@ -60,6 +67,9 @@ export function environmentPaths(home: string): EnvironmentPaths {
     blobstore: join(home, 'blobstore'),
     logs,
     natsLog: join(logs, 'nats.log'),
+    monitorConfig: join(home, 'monitor', 'config.json'),
+    monitorLog: join(logs, 'monitor.log'),
+    monitorPid: join(run, 'monitor.pid'),
     directorLog: join(logs, 'director.log'),
     run,
     natsPid: join(run, 'nats.pid'),

@@ -3,13 +3,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { DirectorClient } from '../cli/director-client.js';
 import { REPO_ROOT } from '../cli/repo.js';
 import { ensureCertificates } from './certs.js';
 import { buildDirectorConfig, previousNetworkSettings } from './director-config.js';
+import { buildMonitorConfig } from './monitor-config.js';
 import { readEnvironmentFile, writeEnvironmentFile, writeSecretFile, type EnvironmentFile } from './env-file.js';
 import { writeNatsServerConfig } from './nats.js';
 import { capstanHome, environmentPaths, type EnvironmentPaths } from './paths.js';
@@ -141,7 +142,35 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     say(`Started director on ${env.url} (pid ${pid}), log ${paths.directorLog}`);
   }
   writeEnvironmentFile(paths.envFile, env);
+  await ensureMonitor(paths, buildMonitorConfig(paths, config, env.url, ports.directorPort + MONITOR_PORT_OFFSET), { say, started, alreadyRunning });
   return { env, paths, started, alreadyRunning };
+}
+
+// 25555 + 368 = 25923, bosh-monitor's port; a second environment's monitor moves with its director.
+const MONITOR_PORT_OFFSET = 368;
+
+async function ensureMonitor(
+  paths: EnvironmentPaths,
+  config: object,
+  progress: { say: (line: string) => void; started: string[]; alreadyRunning: string[] },
+): Promise<void> {
+  mkdirSync(dirname(paths.monitorConfig), { recursive: true, mode: 0o700 });
+  writeSecretFile(paths.monitorConfig, JSON.stringify(config, null, 2) + '\n');
+  const running = runningPid(paths.monitorPid, paths.monitorConfig);
+  if (running !== undefined) {
+    progress.alreadyRunning.push('monitor');
+    progress.say(`Health monitor is already running (pid ${running})`);
+    return;
+  }
+  const pid = startDetached({
+    command: process.execPath,
+    args: ['--import', import.meta.resolve('tsx'), CLI_MAIN, 'monitor', '-c', paths.monitorConfig],
+    pidFile: paths.monitorPid,
+    logFile: paths.monitorLog,
+    cwd: REPO_ROOT,
+  });
+  progress.started.push('monitor');
+  progress.say(`Started health monitor (pid ${pid}), log ${paths.monitorLog}`);
 }
 
 export interface DownResult {
@@ -153,6 +182,10 @@ export async function down(options: { home?: string; say?: (line: string) => voi
   const say = options.say ?? (() => {});
   const paths = environmentPaths(options.home ?? capstanHome());
   const stopped: string[] = [];
+  if (await stopProcess(paths.monitorPid, paths.monitorConfig)) {
+    stopped.push('monitor');
+    say('Stopped health monitor');
+  }
   if (await stopProcess(paths.directorPid, directorMarker(paths))) {
     stopped.push('director');
     say('Stopped director');
