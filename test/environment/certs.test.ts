@@ -14,13 +14,14 @@ const created = ensureCertificates(paths, { natsIp: '10.245.0.1', directorIps: [
 const cert = (path: string) => new X509Certificate(readFileSync(path));
 const ca = cert(paths.certs.ca);
 
-test('creates the CA, director, NATS server and director NATS client certificates', () => {
-  assert.deepEqual(created, ['ca', 'director', 'nats', 'director-client']);
+test('creates the CA, director, NATS server, director and health monitor NATS client certificates', () => {
+  assert.deepEqual(created, ['ca', 'director', 'nats', 'director-client', 'hm-client']);
+  assert.match(cert(paths.certs.monitorClient).subject, /CN=default\.hm\.bosh-internal/);
   assert.ok(ca.ca);
 });
 
 test('every certificate chains to the CA', () => {
-  for (const path of [paths.certs.director, paths.certs.nats, paths.certs.directorClient]) {
+  for (const path of [paths.certs.director, paths.certs.nats, paths.certs.directorClient, paths.certs.monitorClient]) {
     const c = cert(path);
     assert.ok(c.checkIssued(ca), `${path} issued by the CA`);
     assert.ok(c.verify(ca.publicKey), `${path} signed by the CA key`);

@@ -33,11 +33,11 @@ function freePort(): Promise<number> {
   });
 }
 
-test('up starts nats-server and the director, twice is harmless, down stops both', async () => {
+test('up starts nats-server, the director and the health monitor, twice is harmless, down stops them', async () => {
   const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
   const lines: string[] = [];
   const first = await up({ home, cpi: 'dummy', ...ports, say: (l) => lines.push(l) });
-  assert.deepEqual(first.started, ['nats', 'director']);
+  assert.deepEqual(first.started, ['nats', 'director', 'monitor']);
 
   const env = readEnvironmentFile(paths.envFile)!;
   assert.equal(env.url, `https://127.0.0.1:${ports.directorPort}`);
@@ -45,7 +45,9 @@ test('up starts nats-server and the director, twice is harmless, down stops both
   assert.equal(statSync(paths.envFile).mode & 0o777, 0o600);
   assert.equal(statSync(paths.directorConfig).mode & 0o777, 0o600);
   // the generated admin password never reaches the output or the logs
-  for (const text of [lines.join('\n'), readFileSync(paths.directorLog, 'utf8'), readFileSync(paths.natsLog, 'utf8')]) {
+  const monitor = await healthz(ports.directorPort + 368);
+  assert.equal(monitor, 'ok', 'the health monitor answers /healthz');
+  for (const text of [lines.join('\n'), readFileSync(paths.directorLog, 'utf8'), readFileSync(paths.natsLog, 'utf8'), readFileSync(paths.monitorLog, 'utf8')]) {
     assert.ok(!text.includes(env.client_secret), 'secret not printed');
   }
 
@@ -60,7 +62,7 @@ test('up starts nats-server and the director, twice is harmless, down stops both
   const directorPid = runningPid(paths.directorPid, 'director');
   const second = await up({ home, cpi: 'dummy', ...ports });
   assert.deepEqual(second.started, []);
-  assert.deepEqual(second.alreadyRunning, ['nats', 'director']);
+  assert.deepEqual(second.alreadyRunning, ['nats', 'director', 'monitor']);
   assert.equal(runningPid(paths.natsPid, 'nats-server'), natsPid);
   assert.equal(runningPid(paths.directorPid, 'director'), directorPid);
   assert.equal(readEnvironmentFile(paths.envFile)!.client_secret, env.client_secret, 'password kept');
@@ -71,7 +73,7 @@ test('up starts nats-server and the director, twice is harmless, down stops both
   assert.match(exports, new RegExp(`^export BOSH_ENVIRONMENT=https://127\\.0\\.0\\.1:${ports.directorPort} BOSH_CA_CERT=\\S+ca\\.pem BOSH_CLIENT=admin BOSH_CLIENT_SECRET=\\S+$`, 'm'));
   assert.match(exports, /^export CAPSTAN_ENVIRONMENT=/m);
 
-  assert.deepEqual((await down({ home })).stopped, ['director', 'nats']);
+  assert.deepEqual((await down({ home })).stopped, ['monitor', 'director', 'nats']);
   assert.equal(runningPid(paths.natsPid, 'nats-server'), undefined);
   assert.equal(runningPid(paths.directorPid, 'director'), undefined);
   assert.ok(!existsSync(paths.natsPid) && !existsSync(paths.directorPid), 'pid files removed');
@@ -92,3 +94,17 @@ test('up refuses ports another environment already uses instead of adopting its 
     squatter.close();
   }
 });
+
+/** The monitor's /healthz body, polled until it answers (it connects to NATS and the director first). */
+async function healthz(port: number): Promise<string> {
+  for (let i = 0; i < 60; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) return (await res.text()).trim();
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return 'no answer';
+}
