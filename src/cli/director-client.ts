@@ -3,7 +3,7 @@
 // while the task's event output is fetched with Range requests.
 import { request as httpsRequest, Agent } from 'node:https';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DirectorTarget {
@@ -41,6 +41,8 @@ export interface RequestOptions {
   contentType?: string;
   headers?: Record<string, string>;
   query?: Record<string, string | number | boolean | undefined>;
+  /** Called as a file body is sent (bytes sent, total). */
+  progress?: (done: number, total: number) => void;
 }
 
 /** Receives what the client sees of a task (the task event renderer implements it). */
@@ -136,7 +138,16 @@ export class DirectorClient {
         reject(TRANSIENT.has(err.code ?? '') ? new NetworkError(message) : new DirectorError(message));
       });
       if (body === undefined) req.end();
-      else if (isFileBody(body)) createReadStream(body.file).on('error', reject).pipe(req);
+      else if (isFileBody(body)) {
+        const total = Number(headers['Content-Length']);
+        let sent = 0;
+        const source = createReadStream(body.file).on('error', reject);
+        if (options.progress) {
+          const report = options.progress;
+          source.on('data', (chunk) => report((sent += chunk.length), total));
+        }
+        source.pipe(req);
+      }
       else req.end(body);
     });
   }
@@ -213,6 +224,36 @@ export class DirectorClient {
   async taskOutput(id: number, type: string): Promise<string> {
     const res = await this.request('GET', `/tasks/${id}/output`, { query: { type } });
     return res.status === 204 ? '' : res.body.toString('utf8');
+  }
+
+  /** Streams a GET response body (a resource tarball) into a file. */
+  async download(path: string, file: string, progress?: (done: number, total: number) => void): Promise<void> {
+    const url = new URL(path, this.base);
+    const headers: Record<string, string> = {};
+    if (this.target.client) headers.Authorization = `Basic ${Buffer.from(`${this.target.client}:${this.target.clientSecret ?? ''}`).toString('base64')}`;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    await new Promise<void>((resolve, reject) => {
+      const req = send(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            reject(new DirectorError(`Director responded with non-successful status code '${res.statusCode}' response '${Buffer.concat(chunks).toString('utf8')}'`, res.statusCode)),
+          );
+          return;
+        }
+        const out = createWriteStream(file);
+        const total = Number(res.headers['content-length'] ?? 0);
+        let received = 0;
+        if (progress && total > 0) res.on('data', (chunk: Buffer) => progress((received += chunk.length), total));
+        res.pipe(out);
+        out.on('finish', () => resolve());
+        out.on('error', reject);
+        res.on('error', reject);
+      });
+      req.on('error', (err) => reject(new DirectorError(`Performing request GET '${url.origin}${url.pathname}': ${err.message}`)));
+      req.end();
+    });
   }
 
   /** startTask + waitForTask; throws TaskError unless the task ends `done`. */

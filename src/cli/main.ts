@@ -1,7 +1,7 @@
 // The `capstan` CLI: bosh's global flags and commands (one file per command group).
 import { Command, CommanderError, Option } from 'commander';
 import { CliContext, type GlobalOptions } from './context.js';
-import { registerEnvironmentCommands } from './commands/environment.js';
+import { registerAliasCommands, registerEnvironmentCommands } from './commands/environment.js';
 import { registerStemcellCommands } from './commands/stemcells.js';
 import { registerReleaseCommands } from './commands/releases.js';
 import { registerConfigCommands } from './commands/configs.js';
@@ -10,8 +10,49 @@ import { registerInstanceCommands } from './commands/instances.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerErrandCommands } from './commands/errands.js';
 import { registerDirectorCommand } from './commands/director.js';
+import { registerInstanceStateCommands } from './commands/instance-state.js';
+import { registerLogsSshCommands } from './commands/logs-ssh.js';
+import { registerDirectorInfoCommands } from './commands/director-info.js';
+import { registerReleaseDirCommands } from './commands/release-dir.js';
+import { collectVar } from './flags.js';
 import { registerMonitorCommand } from './commands/monitor.js';
 import { runAgent } from './commands/agent.js';
+
+// Defined by the bundle build (scripts/build-cli.mjs): package.json's version, and that this
+// code runs from dist/capstan.mjs rather than from source.
+declare const __CAPSTAN_VERSION__: string | undefined;
+declare const __CAPSTAN_BUNDLE__: boolean | undefined;
+const VERSION = typeof __CAPSTAN_VERSION__ === 'string' ? __CAPSTAN_VERSION__ : '0.1.0';
+const BUNDLED = typeof __CAPSTAN_BUNDLE__ === 'boolean' && __CAPSTAN_BUNDLE__;
+
+// Server-side commands run from source (they find their files through import.meta.url and
+// load native modules); the bundle hands them over to tsx.
+const SOURCE_ONLY = new Set(['agent', 'director', 'monitor', 'stemcell', 'up', 'down']);
+const GLOBAL_WITH_VALUE = new Set(['-e', '--environment', '--ca-cert', '--client', '--client-secret', '-d', '--deployment', '--column']);
+
+/** The command word: the first argument that is neither a global flag nor its value. */
+export function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (GLOBAL_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+async function runFromSource(argv: string[]): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { REPO_ROOT } = await import('./repo.js');
+  const { join } = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  const child = spawn(
+    process.execPath,
+    ['--import', pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href, join(REPO_ROOT, 'src/cli/main.ts'), ...argv],
+    { stdio: 'inherit' },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  return new Promise((done) => child.on('close', (code, signal) => done(code ?? (signal ? 128 + 15 : 1))));
+}
 
 /** Runs one command; `run` receives a context built from the global flags. */
 export type Action = (ctx: CliContext, ...args: any[]) => Promise<void>;
@@ -27,6 +68,9 @@ export function buildProgram(onContext: (ctx: CliContext) => void = () => {}): C
     .addOption(new Option('-d, --deployment <name>', 'deployment name'))
     .addOption(new Option('--json', 'output as JSON'))
     .addOption(new Option('-n, --non-interactive', "don't ask for user input"))
+    .addOption(new Option('--column <header>', 'show only this column (repeatable)').argParser(collectVar))
+    .addOption(new Option('--sort', 'sort table rows (default)'))
+    .addOption(new Option('--no-sort', 'keep table rows in the order the director sent them'))
     .showHelpAfterError()
     .exitOverride();
 
@@ -48,6 +92,11 @@ export function buildProgram(onContext: (ctx: CliContext) => void = () => {}): C
   registerInstanceCommands(program, wrap);
   registerTaskCommands(program, wrap);
   registerErrandCommands(program, wrap);
+  registerInstanceStateCommands(program, wrap);
+  registerLogsSshCommands(program, wrap);
+  registerDirectorInfoCommands(program, wrap);
+  registerAliasCommands(program, wrap);
+  registerReleaseDirCommands(program, wrap);
   registerDirectorCommand(program);
   registerMonitorCommand(program);
   program
@@ -59,6 +108,11 @@ export function buildProgram(onContext: (ctx: CliContext) => void = () => {}): C
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) {
+    process.stdout.write(`version ${VERSION}\n\nSucceeded\n`);
+    return 0;
+  }
+  if (BUNDLED && SOURCE_ONLY.has(commandWord(argv) ?? '')) return runFromSource(argv);
   // The agent takes bosh-agent's flags verbatim; hand them over before commander sees them.
   if (argv[0] === 'agent') {
     await runAgent(argv.slice(1));
@@ -90,20 +144,20 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Commands whose output is data for other programs (paths, exports) do not end with "Succeeded".
-const QUIET = new Set(['env', 'stemcell', 'director', 'monitor']);
+const QUIET = new Set(['env', 'stemcell', 'director', 'monitor', 'interpolate', 'int', 'curl']);
 function commandPrintsItsOwnResult(program: Command): boolean {
   const name = (program.args[0] ?? '') as string;
   return QUIET.has(name);
 }
 
-const isEntry = process.argv[1] !== undefined && /src[\/\\]cli[\/\\]main\.ts$/.test(process.argv[1]);
-if (isEntry) {
+/** Runs the CLI as the process (exit code, EPIPE handling). */
+export function runCli(argv: string[]): void {
   // `capstan ... | head`: a closed stdout ends the program quietly, as with any Unix tool.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;
   });
-  main(process.argv.slice(2)).then(
+  main(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -113,3 +167,5 @@ if (isEntry) {
     },
   );
 }
+
+if (!BUNDLED && process.argv[1] !== undefined && /src[\/\\]cli[\/\\]main\.ts$/.test(process.argv[1])) runCli(process.argv.slice(2));

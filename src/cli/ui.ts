@@ -1,7 +1,7 @@
 // Output of the CLI, shaped like bosh's UI: lines, raw blocks (task output) and tables. The
 // text UI puts a blank line between unrelated outputs (bosh's padding rule); the JSON UI
 // collects everything into one `{Tables, Blocks, Lines}` document printed at the end.
-import { renderTable, tableToJson, type JsonTable, type Table } from './renderers/table.js';
+import { renderTable, tableToJson, type JsonTable, type Table, type TableOptions } from './renderers/table.js';
 
 export interface Ui {
   /** A whole line, padded from previous unrelated output by a blank line. */
@@ -30,6 +30,7 @@ export class TextUi implements Ui {
   constructor(
     private readonly out: Writer = process.stdout,
     private readonly err: Writer = process.stderr,
+    private readonly tableOptions: TableOptions = {},
   ) {}
 
   private pad(mode: Mode, stream: Writer = this.out): void {
@@ -63,7 +64,7 @@ export class TextUi implements Ui {
   }
   printTable(table: Table): void {
     this.pad('auto');
-    this.out.write(renderTable(table));
+    this.out.write(renderTable(table, this.tableOptions));
   }
   flush(): void {}
 }
@@ -73,7 +74,10 @@ export class JsonUi implements Ui {
   private readonly blocks: string[] = [];
   private readonly lines: string[] = [];
 
-  constructor(private readonly out: Writer = process.stdout) {}
+  constructor(
+    private readonly out: Writer = process.stdout,
+    private readonly tableOptions: TableOptions = {},
+  ) {}
 
   printLine(text: string): void {
     this.lines.push(text);
@@ -94,7 +98,7 @@ export class JsonUi implements Ui {
     this.blocks.push(text);
   }
   printTable(table: Table): void {
-    this.tables.push(tableToJson(table));
+    this.tables.push(tableToJson(table, this.tableOptions));
   }
   flush(): void {
     if (!this.tables.length && !this.blocks.length && !this.lines.length) return;

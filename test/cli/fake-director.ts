@@ -11,6 +11,8 @@ export interface FakeTask {
   states: string[]; // state reported on successive GET /tasks/<id>; the last one sticks
   events: string[]; // event log pieces appended one per GET /tasks/<id> (may cut lines)
   result?: string;
+  /** the task's own `result` field (fetch_logs puts the blob id there) */
+  taskResult?: string;
   description?: string;
 }
 
@@ -23,7 +25,9 @@ export interface FakeDirector {
   requests: Array<{ method: string; url: string; contentType?: string; body?: string }>;
   tasks: Map<number, FakeTask>;
   /** What POST/DELETE/GET routes that create tasks answer with: the task id. */
-  route(method: 'GET' | 'POST' | 'DELETE', path: string, task: FakeTask): void;
+  route(method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, task: FakeTask): void;
+  /** A fixed answer (JSON unless a Buffer or string) for a method and path. */
+  respond(method: string, path: string, body: unknown, status?: number): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,15 @@ export async function startFakeDirector(): Promise<FakeDirector> {
 
   const app = Fastify({ https: { key: server.privateKey, cert: server.certificate } });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // bosh sends `Content-Type: application/json` without a body on some POSTs (cck scans)
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   const tasks = new Map<number, FakeTask>();
   const polls = new Map<number, number>();
   const ranges: FakeDirector['ranges'] = [];
@@ -76,7 +89,7 @@ export async function startFakeDirector(): Promise<FakeDirector> {
     description: task.description ?? 'fake task',
     timestamp: null,
     started_at: 1_700_000_000,
-    result: null,
+    result: task.taskResult ?? null,
     user: USER,
     deployment: 'nginx',
     context_id: '',
@@ -110,7 +123,14 @@ export async function startFakeDirector(): Promise<FakeDirector> {
 
   // Task-creating routes are added after listen (per test), so they are looked up here.
   const redirects = new Map<string, number>();
+  const answers = new Map<string, { body: unknown; status: number }>();
   app.setNotFoundHandler(async (req, reply) => {
+    const answer = answers.get(`${req.method} ${req.url.split('?')[0]}`);
+    if (answer) {
+      if (Buffer.isBuffer(answer.body)) return reply.code(answer.status).header('Content-Type', 'application/x-gzip').send(answer.body);
+      if (typeof answer.body === 'string') return reply.code(answer.status).header('Content-Type', 'text/plain').send(answer.body);
+      return reply.code(answer.status).header('Content-Type', 'application/json').send(JSON.stringify(answer.body));
+    }
     const id = redirects.get(`${req.method} ${req.url.split('?')[0]}`);
     if (id === undefined) return reply.code(404).send(`Endpoint '${req.url}' not found.`);
     // An absolute Location naming another host: the client must come back to this director.
@@ -131,6 +151,9 @@ export async function startFakeDirector(): Promise<FakeDirector> {
     route(method, path, task) {
       tasks.set(task.id, task);
       redirects.set(`${method} ${path}`, task.id);
+    },
+    respond(method, path, body, status = 200) {
+      answers.set(`${method} ${path}`, { body, status });
     },
     async close() {
       await app.close();

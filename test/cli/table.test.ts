@@ -72,3 +72,12 @@ test('--json output has bosh shape: Tables with Content, Header and Rows keyed b
   assert.equal(doc.Blocks, null);
   assert.match(out, /^\{\n {4}"Tables": \[/);
 });
+
+test('on a terminal, states that need attention are red; padding stays aligned', () => {
+  const table = vmsTable('nginx', [vm('aaa', ['10.245.0.2'], 'failing'), vm('bbb', ['10.245.0.3'])]);
+  const text = renderTable(table, { color: true });
+  const lines = text.split('\n');
+  assert.equal(lines[3], 'nginx/aaa  \x1b[31mfailing      \x1b[0m  z1  10.245.0.2  cid-aaa  small    true    ');
+  assert.equal(lines[4], 'nginx/bbb  running        z1  10.245.0.3  cid-bbb  small    true    ');
+  assert.doesNotMatch(renderTable(table), /\x1b/);
+});

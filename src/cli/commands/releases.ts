@@ -2,17 +2,12 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import { CliError } from '../context.js';
 import type { DirectorClient } from '../director-client.js';
-import { readTarEntry } from '../tarball-manifest.js';
 import type { Wrap } from '../main.js';
+import type { ReleaseRow } from '../renderers/lists.js';
+import { progressBar } from '../renderers/progress.js';
 import { splitSlug } from './stemcells.js';
-
-interface ReleaseRow {
-  name: string;
-  release_versions: Array<{ version: string; commit_hash: string; uncommitted_changes: boolean; currently_deployed: boolean }>;
-}
 
 export function registerReleaseCommands(program: Command, wrap: Wrap): void {
   program
@@ -56,12 +51,31 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
 
   program
     .command('upload-release <path>')
-    .description('upload a release tarball')
+    .description('upload a release tarball (a file, or a URL the director downloads)')
     .option('--fix', 'replace packages and jobs even if they were uploaded before')
+    .option('--sha1 <digest>', 'digest of the tarball at the URL')
+    .option('--name <name>', 'release name (with a URL: skip the upload when the director has it)')
+    .option('--version <version>', 'release version (with a URL)')
     .action(
-      wrap(async (ctx, path: string, opts: { fix?: boolean }) => {
+      wrap(async (ctx, path: string, opts: { fix?: boolean; sha1?: string; name?: string; version?: string }) => {
+        if (/^https?:\/\//.test(path)) {
+          const director = await ctx.director();
+          if (!opts.fix && opts.name && opts.version && (await releaseUploaded(director, opts.name, opts.version))) {
+            ctx.ui.printLine(`Release '${opts.name}/${opts.version}' already exists.`);
+            return;
+          }
+          await director.runTask(
+            'POST',
+            '/releases',
+            { body: JSON.stringify({ location: path, ...(opts.sha1 ? { sha1: opts.sha1 } : {}) }), contentType: 'application/json', query: { fix: opts.fix ? 'true' : undefined } },
+            ctx.taskReporter(),
+          );
+          return;
+        }
         const tarball = resolve(path);
         if (!existsSync(tarball)) throw new CliError(`Release '${path}' does not exist`);
+        const { readTarEntry } = await import('../tarball-manifest.js');
+        const { parse } = await import('yaml');
         const mf = await readTarEntry(tarball, 'release.MF');
         if (!mf) throw new CliError(`Invalid release '${path}': release.MF not found`);
         const { name, version } = parse(mf) as { name: string; version: string | number };
@@ -73,7 +87,12 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
         await director.runTask(
           'POST',
           '/releases',
-          { body: { file: tarball }, contentType: 'application/x-compressed', query: { fix: opts.fix ? 'true' : undefined } },
+          {
+            body: { file: tarball },
+            contentType: 'application/x-compressed',
+            query: { fix: opts.fix ? 'true' : undefined },
+            progress: progressBar('Uploading release', !!ctx.options.json),
+          },
           ctx.taskReporter(),
         );
       }),
@@ -81,23 +100,59 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
 
   program
     .command('releases')
+    .alias('rs')
     .description('list releases')
     .action(
       wrap(async (ctx) => {
         const director = await ctx.director();
         const releases = await director.getJson<ReleaseRow[]>('/releases');
-        ctx.ui.printTable({
-          content: 'releases',
-          header: ['Name', 'Version', 'Commit Hash'],
-          rows: releases.flatMap((r) =>
-            r.release_versions.map((v) => [
-              r.name,
-              v.version + (v.currently_deployed ? '*' : ''),
-              v.commit_hash + (v.uncommitted_changes ? '+' : ''),
-            ]),
-          ),
-          notes: ['(*) Currently deployed', '(+) Uncommitted changes'],
-        });
+        const { releasesTable } = await import('../renderers/lists.js');
+        ctx.ui.printTable(releasesTable(releases));
+      }),
+    );
+
+  program
+    .command('export-release <name/version> <os/version>')
+    .description("export a release compiled for a stemcell (from the deployment's compiled packages)")
+    .option('--dir <path>', 'directory to save the tarball in', '.')
+    .option('--job <name>', 'only this job (repeatable)', (v: string, prev: string[] = []) => [...prev, v], [])
+    .action(
+      wrap(async (ctx, releaseSlug: string, stemcellSlug: string, opts: { dir: string; job: string[] }) => {
+        const [name, version] = splitSlug(releaseSlug, 'release');
+        const [os, stemcellVersion] = splitSlug(stemcellSlug, 'stemcell');
+        if (!version || !stemcellVersion) throw new CliError('Expected <release name>/<version> and <stemcell os>/<version>');
+        const director = await ctx.director();
+        const deployment = ctx.deployment();
+        const task = await director.runTask(
+          'POST',
+          '/releases/export',
+          {
+            body: JSON.stringify({
+              deployment_name: deployment,
+              release_name: name,
+              release_version: version,
+              stemcell_os: os,
+              stemcell_version: stemcellVersion,
+              sha2: true,
+              jobs: opts.job.map((j) => ({ name: j })),
+            }),
+            contentType: 'application/json',
+          },
+          ctx.taskReporter(),
+        );
+        const result = JSON.parse((await director.taskOutput(task.id, 'result')).split('\n')[0] || '{}') as { blobstore_id?: string; sha1?: string };
+        if (!result.blobstore_id) throw new CliError(`Expected task '${task.id}' to name the exported release blob`);
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(opts.dir, { recursive: true });
+        const path = resolve(opts.dir, `${name}-${version}-${os}-${stemcellVersion}.tgz`);
+        ctx.ui.printLine(`Downloading resource '${result.blobstore_id}' to '${path}'...`);
+        await director.download(`/resources/${encodeURIComponent(result.blobstore_id)}`, path, progressBar('Downloading release', !!ctx.options.json));
+        if (result.sha1) {
+          const { verifyFileDigest } = await import('../../common/digest.js');
+          await verifyFileDigest(path, result.sha1).catch((err: Error) => {
+            throw new CliError(`Exported release '${path}' does not match its digest: ${err.message}`);
+          });
+        }
       }),
     );
 

@@ -2,12 +2,12 @@
 import type { Command } from 'commander';
 import { CliError } from '../context.js';
 import { TaskError, type Task } from '../director-client.js';
-import { formatUnixDate } from '../renderers/time.js';
 import type { Wrap } from '../main.js';
 
 export function registerTaskCommands(program: Command, wrap: Wrap): void {
   program
     .command('task [id]')
+    .alias('t')
     .description('show a task (default: the most recent running one) and follow it until it ends')
     .option('--event', 'raw event output')
     .option('--debug', 'debug output')
@@ -33,6 +33,7 @@ export function registerTaskCommands(program: Command, wrap: Wrap): void {
 
   program
     .command('tasks')
+    .alias('ts')
     .description('list running tasks, or recent ones with --recent')
     .option('-r, --recent [number]', 'number of recent tasks to show (default 30)')
     .option('-a, --all', 'include all task types (ssh, logs, vms, ...)')
@@ -43,20 +44,8 @@ export function registerTaskCommands(program: Command, wrap: Wrap): void {
         if (opts.recent !== undefined) query.limit = typeof opts.recent === 'string' ? Number(opts.recent) : 30;
         else query.state = 'processing,cancelling,queued';
         const tasks = await director.getJson<Task[]>('/tasks', query);
-        ctx.ui.printTable({
-          content: 'tasks',
-          header: ['ID', 'State', 'Started At', 'Finished At', 'User', 'Deployment', 'Description', 'Result'],
-          rows: tasks.map((t) => [
-            String(t.id),
-            t.state,
-            t.started_at ? formatUnixDate(t.started_at) : '',
-            t.timestamp && !['queued', 'processing', 'cancelling'].includes(t.state) ? formatUnixDate(t.timestamp) : '',
-            t.user ?? '',
-            t.deployment ?? '',
-            t.description ?? '',
-            t.result ?? '',
-          ]),
-        });
+        const { tasksTable } = await import('../renderers/lists.js');
+        ctx.ui.printTable(tasksTable(tasks));
       }),
     );
 }

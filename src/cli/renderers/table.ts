@@ -10,28 +10,85 @@ export interface Table {
   notes?: string[];
   /** Print as `Header  value` pairs, one block per row (bosh's transposed tables). */
   transpose?: boolean;
+  /** Columns the rows are sorted by (an index sorts ascending as text), unless --no-sort. */
+  sortBy?: Array<number | ColumnSort>;
+}
+
+export interface ColumnSort {
+  column: number;
+  desc?: boolean;
+  /** compare the leading integer of the cells (IDs) */
+  numeric?: boolean;
+}
+
+function compareCells(a: string, b: string, sort: ColumnSort): number {
+  const order = sort.numeric ? parseInt(a, 10) - parseInt(b, 10) : a < b ? -1 : a > b ? 1 : 0;
+  return sort.desc ? -order : order;
+}
+
+/** --column (show only these columns, by title or JSON key) and --sort/--no-sort. */
+export interface TableOptions {
+  columns?: string[];
+  sort?: boolean;
+  /** ANSI colours (only for a terminal) */
+  color?: boolean;
+}
+
+/** The table as it is shown: rows sorted (unless --no-sort), only the --column columns. */
+export function shapeTable(table: Table, opts: TableOptions = {}): Table {
+  let rows = table.rows;
+  if (opts.sort !== false && table.sortBy?.length) {
+    const by = table.sortBy.map((s) => (typeof s === 'number' ? { column: s } : s));
+    rows = [...rows].sort((a, b) => {
+      for (const sort of by) {
+        const order = compareCells(cellText(a[sort.column] ?? ''), cellText(b[sort.column] ?? ''), sort);
+        if (order !== 0) return order;
+      }
+      return 0;
+    });
+  }
+  if (!opts.columns?.length) return { ...table, rows };
+  const wanted = opts.columns.map((c) => {
+    const i = table.header.findIndex((h) => h.toLowerCase() === c.toLowerCase() || headerKey(h) === headerKey(c));
+    if (i === -1) throw new Error(`Expected column '${c}' to be one of: ${table.header.map((h) => `'${h}'`).join(', ')}`);
+    return i;
+  });
+  return { ...table, header: wanted.map((i) => table.header[i]), rows: rows.map((r) => wanted.map((i) => r[i] ?? '')) };
 }
 
 const cellText = (cell: string | string[]) => (Array.isArray(cell) ? cell.join('\n') : cell);
 
+/** An ANSI colour code for a cell (row index into the lines given to writeGrid, column). */
+type Paint = (row: number, column: number) => string | undefined;
+
 // null rows are separators (an empty line between transposed records).
-function writeGrid(lines: Array<string[] | null>): string {
-  const grid: Array<string[] | null> = [];
-  for (const row of lines) {
+function writeGrid(lines: Array<string[] | null>, paint: Paint = () => undefined): string {
+  const grid: Array<{ cells: string[]; source: number } | null> = [];
+  lines.forEach((row, source) => {
     if (row === null) {
       grid.push(null);
-      continue;
+      return;
     }
     const split = row.map((cell) => (cell === '' ? ['-'] : cell.replace(/\r/g, '').split('\n')));
     const height = Math.max(1, ...split.map((c) => c.length));
-    for (let i = 0; i < height; i++) grid.push(split.map((c) => c[i] ?? ''));
-  }
+    for (let i = 0; i < height; i++) grid.push({ cells: split.map((c) => c[i] ?? ''), source });
+  });
   const widths: number[] = [];
-  for (const row of grid) row?.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return grid.map((row) => (row ? row.map((cell, i) => cell.padEnd(widths[i]) + '  ').join('') : '') + '\n').join('');
+  for (const row of grid) row?.cells.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const cellOut = (cell: string, i: number, source: number) => {
+    const padded = cell.padEnd(widths[i]);
+    const code = cell.trim() ? paint(source, i) : undefined;
+    return (code ? `\x1b[${code}m${padded}\x1b[0m` : padded) + '  ';
+  };
+  return grid.map((row) => (row ? row.cells.map((cell, i) => cellOut(cell, i, row.source)).join('') : '') + '\n').join('');
 }
 
-export function renderTable(table: Table): string {
+// On a terminal (TableOptions.color), states that need attention print in red, as bosh does.
+const STATE_COLUMNS = new Set(['Process State', 'State']);
+const GOOD_STATES = new Set(['running', 'started', 'done', 'processing', 'queued', '-']);
+
+export function renderTable(input: Table, opts: TableOptions = {}): string {
+  const table = shapeTable(input, opts);
   let out = table.title ? `${table.title}\n\n` : '';
   const rows = table.rows.map((r) => r.map(cellText));
   if (table.transpose) {
@@ -42,7 +99,9 @@ export function renderTable(table: Table): string {
     });
     out += writeGrid(pairs);
   } else {
-    out += writeGrid([table.header, ...rows]);
+    const paint: Paint = (row, column) =>
+      opts.color && row > 0 && STATE_COLUMNS.has(table.header[column]) && !GOOD_STATES.has(rows[row - 1][column].trim()) ? '31' : undefined;
+    out += writeGrid([table.header, ...rows], paint);
   }
   if (table.notes?.length) out += '\n' + table.notes.map((n) => `${n}\n`).join('');
   if (table.content.trim() !== '') out += `\n${rows.length} ${table.content}\n`;
@@ -65,7 +124,8 @@ export interface JsonTable {
   Notes: string[] | null;
 }
 
-export function tableToJson(table: Table): JsonTable {
+export function tableToJson(input: Table, opts: TableOptions = {}): JsonTable {
+  const table = shapeTable(input, opts);
   const keys = table.header.map(headerKey);
   return {
     Content: table.content,
