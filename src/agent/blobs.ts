@@ -8,26 +8,50 @@ import type { Blobstore } from '../blobstore/blobstore.js';
 import { DavBlobstore, type DavOptions } from '../blobstore/dav-client.js';
 import { fileDigest, verifyFileDigest } from '../common/digest.js';
 import { LocalBlobstore } from './local-blobstore.js';
+import { S3Blobstore, type S3Options } from './s3-blobstore.js';
+import { signedGet } from './signed-url.js';
 import type { VcapPaths } from './platform/paths.js';
 
 const ATTEMPTS = 3;
 
-export function createBlobstore(settings: BlobstoreSettings): Blobstore {
+/** create-env's local blobstore path; the agent serves PUT /blobs/<id> into data/blobs instead (§1.7). */
+const MICRO_BOSH_CACHE = '/var/vcap/micro_bosh/data/cache';
+
+export function createBlobstore(settings: BlobstoreSettings, blobsDir?: string): Blobstore {
   switch (settings.provider) {
-    case 'local':
-      return new LocalBlobstore(String(settings.options.blobstore_path ?? ''));
+    case 'local': {
+      const path = String(settings.options.blobstore_path ?? '');
+      return new LocalBlobstore(path === MICRO_BOSH_CACHE && blobsDir ? blobsDir : path);
+    }
     case 'dav':
       return new DavBlobstore(settings.options as unknown as DavOptions);
+    case 's3':
+      return new S3Blobstore(settings.options as unknown as S3Options);
     default:
       throw new Error(`Blobstore provider '${settings.provider}' is not supported`);
   }
+}
+
+/** A blob as apply specs and compile deps name it; signed_url wins when present (§7.1). */
+export interface BlobRef {
+  blobstore_id: string;
+  sha1: string;
+  signed_url?: string;
+  blobstore_headers?: Record<string, string>;
 }
 
 export class BlobManager {
   constructor(
     private readonly store: Blobstore,
     private readonly paths: VcapPaths,
+    /** CA for signed-URL transfers (blobstore options.tls.cert.ca). */
+    readonly ca?: string,
   ) {}
+
+  async fetchRef(ref: BlobRef): Promise<string> {
+    if (ref.signed_url) return signedGet(ref.signed_url, ref.blobstore_headers ?? {}, ref.sha1, this.paths.tmp, { ca: this.ca });
+    return this.fetch(ref.blobstore_id, ref.sha1);
+  }
 
   /** Downloads blob `id` into a new temp file, verified against `digest`; returns its path. */
   async fetch(id: string, digest: string): Promise<string> {

@@ -8,6 +8,8 @@ import type { Logger } from '../common/logging.js';
 import type { BlobManager } from './blobs.js';
 import type { VcapPaths } from './platform/paths.js';
 import { chownVcap, ensureSymlink } from './platform/layout.js';
+import { signedPut } from './signed-url.js';
+import { safeExtract } from '../common/tar.js';
 import { PackageInstaller, exists, runTar, sha1Hex } from './applier/installer.js';
 
 const OUTPUT_TAIL = 10 * 1024;
@@ -17,7 +19,10 @@ export interface CompileRequest {
   digest: string;
   name: string;
   version: string;
-  deps: Record<string, CompileDependency>;
+  deps: Record<string, CompileDependency & { signed_url?: string; blobstore_headers?: Record<string, string> }>;
+  /** Signed-URL variant: where the source comes from and where the result goes (§2.9). */
+  sourceSignedUrl?: { url: string; headers: Record<string, string> };
+  uploadSignedUrl?: { url: string; headers: Record<string, string> };
 }
 
 export class Compiler {
@@ -49,6 +54,10 @@ export class Compiler {
       if (await exists(join(compileDir, 'packaging'))) await this.runPackaging(req, compileDir, installLink);
       await runTar(['-czf', tarball, '-C', installDir, '.']);
       this.logger.info({ package: req.name, bytes: (await stat(tarball)).size }, 'Compiled package');
+      if (req.uploadSignedUrl) {
+        const { url, headers } = req.uploadSignedUrl;
+        return { result: { sha1: await signedPut(url, headers, tarball, { ca: this.blobs.ca }) } } as unknown as CompileResult;
+      }
       return { result: await this.blobs.upload(tarball) };
     } finally {
       await rm(tarball, { force: true });
@@ -58,12 +67,13 @@ export class Compiler {
   }
 
   private async unpackSource(req: CompileRequest, compileDir: string): Promise<void> {
-    const source = await this.blobs.fetch(req.blobstoreId, req.digest);
+    const signed = req.sourceSignedUrl;
+    const source = await this.blobs.fetchRef({ blobstore_id: req.blobstoreId, sha1: req.digest, signed_url: signed?.url, blobstore_headers: signed?.headers });
     const unpack = `${compileDir}-bosh-agent-unpack`;
     try {
       await rm(unpack, { recursive: true, force: true });
       await mkdir(unpack, { recursive: true });
-      await runTar(['--no-same-owner', '-xf', source, '-C', unpack]);
+      await safeExtract(source, unpack);
       await rm(compileDir, { recursive: true, force: true });
       await rename(unpack, compileDir);
     } finally {

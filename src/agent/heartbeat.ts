@@ -36,35 +36,55 @@ export function heartbeatIntervalMs(env: NodeJS.ProcessEnv = process.env): numbe
   return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_HEARTBEAT_INTERVAL_MS;
 }
 
-/** Sends heartbeats until stopped; a failed heartbeat is logged and the next one tried on schedule. */
+/** Later heartbeats are retried this often, 1 s apart, before the agent gives up (§3.1). */
+export const HEARTBEAT_ATTEMPTS = 60;
+
+/**
+ * Sends heartbeats until stopped: the first right away (one attempt), then every interval with up to
+ * 60 attempts 1 s apart. A heartbeat that cannot be built or sent is fatal: the agent exits and its
+ * supervisor restarts it, as bosh-agent does.
+ */
 export class Heartbeater {
   private timer?: NodeJS.Timeout;
   private sending = false;
+  private stopped = false;
 
   constructor(
     private readonly deps: HeartbeatDeps,
     private readonly publish: (heartbeat: Heartbeat) => Promise<void>,
     private readonly logger: Logger,
+    private readonly onFatal: (err: Error) => void,
     private readonly intervalMs = heartbeatIntervalMs(),
+    private readonly retryDelayMs = 1000,
   ) {}
 
   async start(): Promise<void> {
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    await this.beat(1);
+    this.timer = setInterval(() => void this.beat(HEARTBEAT_ATTEMPTS), this.intervalMs);
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  private async beat(): Promise<void> {
+  private async beat(attempts: number): Promise<void> {
     if (this.sending) return;
     this.sending = true;
     try {
-      await this.publish(await buildHeartbeat(this.deps));
-    } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'Failed to send heartbeat');
+      for (let attempt = 1; !this.stopped; attempt++) {
+        try {
+          return await this.publish(await buildHeartbeat(this.deps));
+        } catch (err) {
+          this.logger.error({ err: (err as Error).message, attempt }, 'Failed to send heartbeat');
+          if (attempt >= attempts) {
+            this.stop();
+            return this.onFatal(new Error(`Sending heartbeat: ${(err as Error).message}`));
+          }
+          await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
+        }
+      }
     } finally {
       this.sending = false;
     }

@@ -1,33 +1,60 @@
-// capstan-agent entry: `capstan-agent -P ubuntu|dummy -C <agent.json> [-b /var/vcap]`.
+// capstan-agent entry: `capstan-agent -P ubuntu|dummy -C <agent.json> [-b /var/vcap] [-M monit|dummy|dummy-nats]`.
 // No top-level await: the bundle is CommonJS for Node 18.
 import { parseArgs } from 'node:util';
-import { createLogger } from '../common/logging.js';
-import { startAgent, type AgentPlatform } from './agent.js';
+import { join } from 'node:path';
+import { createLogger, type Logger } from '../common/logging.js';
+import { startAgent, type AgentPlatform, type JobSupervisorKind } from './agent.js';
+import { SvlogdFile } from './agent-log.js';
 
-function parseFlags(argv: string[]): { platform: AgentPlatform; configPath: string; baseDir: string } {
+interface Flags {
+  platform: AgentPlatform;
+  configPath: string;
+  baseDir: string;
+  supervisor: JobSupervisorKind;
+}
+
+const SUPERVISORS: JobSupervisorKind[] = ['monit', 'dummy', 'dummy-nats'];
+
+function parseFlags(argv: string[]): Flags {
   const { values } = parseArgs({
     args: argv,
     options: {
       P: { type: 'string', short: 'P', default: 'ubuntu' },
       C: { type: 'string', short: 'C', default: '/var/vcap/bosh/agent.json' },
       b: { type: 'string', short: 'b', default: '/var/vcap' },
+      M: { type: 'string', short: 'M', default: 'monit' },
     },
     allowPositionals: false,
   });
   const platform = values.P as string;
   if (platform !== 'ubuntu' && platform !== 'dummy') throw new Error(`Unsupported platform '${platform}' (ubuntu|dummy)`);
-  return { platform, configPath: values.C as string, baseDir: values.b as string };
+  const supervisor = values.M as JobSupervisorKind;
+  if (!SUPERVISORS.includes(supervisor)) throw new Error(`Unsupported job supervisor '${supervisor}' (${SUPERVISORS.join('|')})`);
+  return { platform, configPath: values.C as string, baseDir: values.b as string, supervisor };
+}
+
+/**
+ * On the stemcell runit's svlogd (-tt) already turns stderr into /var/vcap/bosh/log/current; on the
+ * dummy platform nothing does, so the agent writes that file itself, in the same format.
+ */
+function agentLogger(flags: Flags): Logger {
+  if (flags.platform !== 'dummy') return createLogger('agent');
+  try {
+    return createLogger('agent', new SvlogdFile(join(flags.baseDir, 'bosh', 'log'), process.stderr) as never);
+  } catch {
+    return createLogger('agent');
+  }
 }
 
 function main(): void {
-  const logger = createLogger('agent');
-  let flags: ReturnType<typeof parseFlags>;
+  let flags: Flags;
   try {
     flags = parseFlags(process.argv.slice(2));
   } catch (err) {
-    logger.fatal({ err: (err as Error).message }, 'Invalid command line');
+    createLogger('agent').fatal({ err: (err as Error).message }, 'Invalid command line');
     process.exit(2);
   }
+  const logger = agentLogger(flags);
   startAgent({ ...flags, logger }).then(
     (agent) => {
       let stopping = false;

@@ -6,17 +6,31 @@ import type { SpecStore } from './applier/spec.js';
 import type { BlobManager } from './blobs.js';
 import type { Compiler } from './compiler.js';
 import type { TaskManager } from './mbus/task-manager.js';
+import type { DiskManager } from './platform/disks.js';
 import type { VcapPaths } from './platform/paths.js';
+import type { UpdateSettings } from './settings.js';
 import type { JobSupervisor } from './supervisor/job-supervisor.js';
 
+export type AgentPlatform = 'ubuntu' | 'dummy';
+
 export interface AgentServices {
+  platform: AgentPlatform;
   paths: VcapPaths;
   settings(): AgentSettings;
+  /** Fetches the settings from the sources again (cached copy when they are gone). */
+  reloadSettings(): Promise<AgentSettings>;
+  updateSettings(): UpdateSettings;
+  saveUpdateSettings(update: UpdateSettings): Promise<void>;
+  /** Exits the agent process (code 0) after 1 s so that its supervisor restarts it; never resolves. */
+  requestRestart(reason: string): Promise<never>;
+  /** CA trusted for signed-URL transfers. */
+  blobstoreCa(): string | undefined;
   specStore: SpecStore;
   applier: Applier;
   supervisor: JobSupervisor;
   blobs: BlobManager;
   compiler: Compiler;
+  disks: DiskManager;
   tasks: TaskManager;
   vitals(): Promise<Vitals>;
   /** Publishes `hm.agent.shutdown.<agent_id>` (drain shutdown, §3.3). */

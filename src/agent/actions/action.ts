@@ -10,6 +10,8 @@ export interface Action {
   readonly name: string;
   /** Async actions answer with a task handle and run on the task worker (§1.5). */
   readonly isAsynchronous: boolean;
+  /** When set, the action is async only for requests with protocol >= this (list_disk: 3). */
+  readonly asyncFromProtocol?: number;
   /** Persistent tasks survive an agent restart (only update_settings in bosh-agent). */
   readonly isPersistent?: boolean;
   /** Positional arguments that must be present; extra ones are ignored. */
@@ -17,6 +19,8 @@ export interface Action {
   run(args: unknown[], context: ActionContext): Promise<unknown>;
   /** Only cancellable actions (drain, run_errand) have it. */
   cancel?(): Promise<void>;
+  /** Persistent actions: what a task resumed after an agent restart answers. */
+  resume?(): Promise<unknown>;
 }
 
 export class ArgumentError extends Error {}

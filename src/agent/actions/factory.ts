@@ -5,9 +5,20 @@ import type { AgentServices } from '../services.js';
 import type { Action } from './action.js';
 import { ApplyAction } from './apply.js';
 import { CancelTaskAction } from './cancel-task.js';
-import { CompilePackageAction } from './compile-package.js';
+import { CompilePackageAction, CompilePackageWithSignedUrlAction } from './compile-package.js';
+import { DeleteArpEntriesAction } from './delete-arp-entries.js';
+import {
+  AddDynamicDiskAction,
+  AddPersistentDiskAction,
+  ListDiskAction,
+  MigrateDiskAction,
+  MountDiskAction,
+  RemoveDynamicDiskAction,
+  RemovePersistentDiskAction,
+  UnmountDiskAction,
+} from './disks.js';
 import { DrainAction } from './drain.js';
-import { FetchLogsAction } from './fetch-logs.js';
+import { BundleLogsAction, FetchLogsAction, FetchLogsWithSignedUrlAction } from './fetch-logs.js';
 import { GetStateAction } from './get-state.js';
 import { GetTaskAction } from './get-task.js';
 import { InfoAction } from './info.js';
@@ -17,6 +28,10 @@ import { RemoveFileAction } from './remove-file.js';
 import { RunErrandAction } from './run-errand.js';
 import { RunScriptAction } from './run-script.js';
 import { ShutdownAction } from './shutdown.js';
+import { SshAction } from './ssh.js';
+import { SyncDnsAction, SyncDnsWithSignedUrlAction } from './sync-dns.js';
+import { UpdateSettingsAction } from './update-settings.js';
+import { UploadBlobAction } from './upload-blob.js';
 import { StartAction } from './start.js';
 import { StopAction } from './stop.js';
 
@@ -35,7 +50,24 @@ export function createActionFactory(services: AgentServices): ActionFactory {
     run_script: () => new RunScriptAction(services),
     run_errand: () => new RunErrandAction(services),
     compile_package: () => new CompilePackageAction(services),
+    compile_package_with_signed_url: () => new CompilePackageWithSignedUrlAction(services),
     fetch_logs: () => new FetchLogsAction(services),
+    fetch_logs_with_signed_url: () => new FetchLogsWithSignedUrlAction(services),
+    bundle_logs: () => new BundleLogsAction(services),
+    ssh: () => new SshAction(services),
+    list_disk: () => new ListDiskAction(services),
+    mount_disk: () => new MountDiskAction(services),
+    unmount_disk: () => new UnmountDiskAction(services),
+    migrate_disk: () => new MigrateDiskAction(services),
+    add_persistent_disk: () => new AddPersistentDiskAction(services),
+    remove_persistent_disk: () => new RemovePersistentDiskAction(services),
+    add_dynamic_disk: () => new AddDynamicDiskAction(services),
+    remove_dynamic_disk: () => new RemoveDynamicDiskAction(services),
+    update_settings: () => new UpdateSettingsAction(services),
+    upload_blob: () => new UploadBlobAction(services),
+    sync_dns: () => new SyncDnsAction(services),
+    sync_dns_with_signed_url: () => new SyncDnsWithSignedUrlAction(services),
+    delete_arp_entries: () => new DeleteArpEntriesAction(services),
     remove_file: () => new RemoveFileAction(),
     shutdown: () => new ShutdownAction(services.logger),
   };

@@ -11,7 +11,7 @@ import type { VcapPaths } from '../platform/paths.js';
 import { ensureSymlink, chownVcap } from '../platform/layout.js';
 import { resolveSpecNetworks } from '../platform/network.js';
 import type { JobSupervisor } from '../supervisor/job-supervisor.js';
-import { JobInstaller, PackageInstaller, archiveHasDotPrefix, exists, jobInstallDir } from './installer.js';
+import { JobInstaller, PackageInstaller, exists, jobInstallDir } from './installer.js';
 import { specJobs, toPersistedSpec, type SpecStore, type SpecJob } from './spec.js';
 
 const execFileP = promisify(execFile);
@@ -91,7 +91,7 @@ export class Applier {
         const dir = jobInstallDir(this.paths, job.name, job.version, archiveRef.sha1);
         if (!(await exists(dir))) {
           archive ??= await this.blobs.fetch(archiveRef.blobstore_id, archiveRef.sha1);
-          await this.jobs.install(job.name, job.version, archiveRef.sha1, archive, await archiveHasDotPrefix(archive));
+          await this.jobs.install(job.name, job.version, archiveRef.sha1, archive);
         }
         dirs.set(job.name, dir);
       }

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, rename, readdir, lstat, chmod, access } from 'node:fs/promises';
+import { safeExtract } from '../../common/tar.js';
 import { join } from 'node:path';
 import type { ApplySpecPackage } from '../../common/protocol.js';
 import type { BlobManager } from '../blobs.js';
@@ -68,9 +69,10 @@ export class PackageInstaller {
     const dir = packageInstallDir(this.paths, pkg);
     if (await exists(dir)) return dir;
     await mkdir(join(this.paths.dataPackages, pkg.name), { recursive: true, mode: 0o755 });
-    const blob = await this.blobs.fetch(pkg.blobstore_id, pkg.sha1);
+    const blob = await this.blobs.fetchRef(pkg);
     try {
-      await extractAtomically(dir, (tmp) => runTar(['--no-same-owner', '-xf', blob, '-C', tmp]), 0o755);
+      // Untrusted input: entries with absolute paths, `..` or escaping links fail the whole install.
+      await extractAtomically(dir, (tmp) => safeExtract(blob, tmp), 0o755);
     } finally {
       await rm(blob, { force: true });
     }
@@ -78,26 +80,28 @@ export class PackageInstaller {
   }
 }
 
-/** Detects whether the archive's entries start with `./` (blobstore path) or not (upload_blob path). */
-export async function archiveHasDotPrefix(archive: string): Promise<boolean> {
-  const { stdout } = await execFileP('tar', ['-tf', archive], { maxBuffer: 64 * 1024 * 1024 });
-  return stdout.split('\n').some((line) => line.startsWith('./'));
-}
-
 export class JobInstaller {
   constructor(private readonly paths: VcapPaths) {}
 
-  /** Extracts `<job>/` of the rendered templates archive into the job's install dir (§5.5). */
-  async install(job: string, version: string, archiveDigest: string, archive: string, dotPrefix: boolean): Promise<string> {
+  /**
+   * Extracts `<job>/` (or `./<job>/`) of the rendered templates archive into the job's install dir
+   * (§5.5), checking every entry like any other untrusted archive.
+   */
+  async install(job: string, version: string, archiveDigest: string, archive: string): Promise<string> {
     const dir = jobInstallDir(this.paths, job, version, archiveDigest);
     if (await exists(dir)) return dir;
     await mkdir(join(this.paths.dataJobs, job), { recursive: true, mode: 0o750 });
-    const member = dotPrefix ? `./${job}` : job;
-    const strip = dotPrefix ? 2 : 1;
     await extractAtomically(
       dir,
       async (tmp) => {
-        await runTar(['--no-same-owner', '-xf', archive, '-C', tmp, `--strip-components=${strip}`, member]);
+        const staging = `${tmp}-archive`;
+        await rm(staging, { recursive: true, force: true });
+        try {
+          await safeExtract(archive, staging, { filter: (path) => path === job || path.startsWith(`${job}/`) });
+          for (const name of await readdir(join(staging, job)).catch(() => [] as string[])) await rename(join(staging, job, name), join(tmp, name));
+        } finally {
+          await rm(staging, { recursive: true, force: true });
+        }
         await fixJobPermissions(tmp, tmp);
       },
       0o750,

@@ -51,6 +51,12 @@ export function parseRequest(raw: string | Uint8Array): ParsedRequest {
 }
 
 const failure = (message: string): AgentResponse => ({ exception: { message } });
+const handle = (id: string): AgentResponse => ({ value: { agent_task_id: id, state: 'running' } });
+
+/** list_disk is async only for protocol >= 3 (§1.2). */
+function isAsync(action: Action, protocol: number): boolean {
+  return action.asyncFromProtocol !== undefined ? protocol >= action.asyncFromProtocol : action.isAsynchronous;
+}
 
 /** Returns undefined for a body that is not valid JSON: it is logged and dropped, nobody is answered. */
 export async function dispatch(raw: string | Uint8Array, deps: DispatchDeps): Promise<Dispatched | undefined> {
@@ -62,10 +68,10 @@ export async function dispatch(raw: string | Uint8Array, deps: DispatchDeps): Pr
     return undefined;
   }
   const { method, args, replyTo, protocol } = request;
-  return { replyTo, method, response: await respond(method, args, protocol, deps) };
+  return { replyTo, method, response: await respond(method, args, protocol, deps, raw) };
 }
 
-async function respond(method: string, args: unknown[], protocol: number, deps: DispatchDeps): Promise<AgentResponse> {
+async function respond(method: string, args: unknown[], protocol: number, deps: DispatchDeps, raw: string | Uint8Array): Promise<AgentResponse> {
   const action = deps.factory.create(method);
   if (!action) return failure(`unknown message ${method}`);
   deps.logger.info({ method, protocol }, 'Received request');
@@ -73,9 +79,15 @@ async function respond(method: string, args: unknown[], protocol: number, deps: 
     checkArgumentCount(action, args);
     return action.run(args, { protocol });
   };
-  if (action.isAsynchronous) {
-    const task = deps.tasks.start(action, run);
-    return { value: { agent_task_id: task.id, state: 'running' } };
+  if (isAsync(action, protocol)) {
+    // A full queue holds up this (serial) message handler, like bosh-agent's 5-slot channel.
+    await deps.tasks.waitForSlot();
+    if (!action.isPersistent) return handle(deps.tasks.start(action, run).id);
+    try {
+      return handle((await deps.tasks.startPersistent(action, run, raw)).id);
+    } catch (err) {
+      return failure(`Create Task Failed ${method}: ${(err as Error).message}`);
+    }
   }
   try {
     return { value: await run() };

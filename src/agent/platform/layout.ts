@@ -47,6 +47,27 @@ export async function ensureMonitUser(paths: VcapPaths): Promise<string> {
   return text;
 }
 
+/**
+ * The stemcell's alerts.monitrc (§3.2): the mail body lines the alert listener parses. monitrc
+ * includes <base>/monit/*.monitrc, so this works for the runit and the spawned monit alike.
+ */
+const ALERTS_MONITRC = `set mail-format {
+  from: monit@localhost
+  subject: Monit Alert
+  message: Service: $SERVICE
+Event: $EVENT
+Action: $ACTION
+Date: $DATE
+Description: $DESCRIPTION
+}
+`;
+
+export async function ensureAlertsMonitrc(paths: VcapPaths): Promise<void> {
+  const path = `${paths.monit}/alerts.monitrc`;
+  if (await lstat(path).then(() => true, () => false)) return;
+  await writeFile(path, ALERTS_MONITRC, { mode: 0o600 });
+}
+
 let vcapGid: number | null | undefined;
 
 async function lookupVcapGid(): Promise<number | null> {

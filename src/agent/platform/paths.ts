@@ -9,6 +9,11 @@ export interface VcapPaths {
   boshLog: string;
   settings: string;
   spec: string;
+  tasks: string;
+  updateSettings: string;
+  diskHints: string;
+  managedDisk: string;
+  bundledLogs: string;
   data: string;
   dataJobs: string;
   dataPackages: string;
@@ -23,11 +28,16 @@ export interface VcapPaths {
   jobs: string;
   packages: string;
   store: string;
+  storeMigrationTarget: string;
+  dynamicDisks: string;
+  boshSsh: string;
   monit: string;
   monitJob: string;
   monitUser: string;
   monitStopped: string;
   instance: string;
+  instanceDisks: string;
+  dnsRecords: string;
   health: string;
 }
 
@@ -44,6 +54,11 @@ export function vcapPaths(base = '/var/vcap'): VcapPaths {
     boshLog: join(bosh, 'log'),
     settings: join(bosh, 'settings.json'),
     spec: join(bosh, 'spec.json'),
+    tasks: join(bosh, 'tasks.json'),
+    updateSettings: join(bosh, 'update_settings.json'),
+    diskHints: join(bosh, 'persistent_disk_hints.json'),
+    managedDisk: join(bosh, 'managed_disk_settings.json'),
+    bundledLogs: join(data, 'bundled_logs'),
     data,
     dataJobs: join(data, 'jobs'),
     dataPackages: join(data, 'packages'),
@@ -58,11 +73,16 @@ export function vcapPaths(base = '/var/vcap'): VcapPaths {
     jobs: join(base, 'jobs'),
     packages: join(base, 'packages'),
     store: join(base, 'store'),
+    storeMigrationTarget: join(base, 'store_migration_target'),
+    dynamicDisks: join(data, 'dynamic_disks'),
+    boshSsh: join(base, 'bosh_ssh'),
     monit,
     monitJob: join(monit, 'job'),
     monitUser: join(monit, 'monit.user'),
     monitStopped: join(monit, 'stopped'),
     instance,
+    instanceDisks: join(instance, 'disks'),
+    dnsRecords: join(instance, 'dns', 'records.json'),
     health: join(instance, 'health.json'),
   };
 }

@@ -79,10 +79,16 @@ export class MonitJobSupervisor implements JobSupervisor {
   async reload(): Promise<void> {
     const before = (await this.client.status()).incarnation;
     let after = before;
+    // bosh-agent checks 10 times 1 s apart; polling faster within the same budget saves ~1 s per reload.
+    const step = Math.min(100, this.reloadCheckMs);
+    // The incarnation is monit's (re)start time in seconds: a reload within the same second would
+    // not change it, so never reload in the second of the previous one.
+    const sameSecond = (Number(before) + 1) * 1000 - Date.now();
+    if (Number.isFinite(sameSecond) && sameSecond > 0) await sleep(sameSecond);
     for (let attempt = 0; attempt < 3; attempt++) {
       await this.daemon.restart();
-      for (let check = 0; check < 10; check++) {
-        await sleep(this.reloadCheckMs);
+      for (let waited = 0; waited < 10 * this.reloadCheckMs; waited += step) {
+        await sleep(step);
         after = await this.client.status().then((s) => s.incarnation, () => before);
         if (after !== before) return void this.logger.info({ before, after }, 'Reloaded monit');
       }
@@ -108,12 +114,23 @@ export class MonitJobSupervisor implements JobSupervisor {
       throw new Error(`Timed out waiting for services '${names(pending)}' to no longer be pending after 5 minutes`);
     }
     await this.remonitorForStop(deadline);
-    for (const service of await this.services()) await this.client.serviceAction(service.name, 'stop');
+    await this.stopGroup();
     await this.markStopped();
     const running = await this.waitUntil(deadline, (s) => s.monitor === 0 && s.pendingAction === 0);
     const errored = running.filter((s) => s.status !== 0 && s.statusMessage !== '');
     if (errored.length > 0) throw new Error(`Stopping services '[${names(errored)}]' errored`);
     if (running.length > 0) throw new Error(`Timed out waiting for services '${names(running)}' to stop after 5 minutes`);
+  }
+
+  /** `monit stop -g vcap` as bosh-agent does; if the CLI fails, log `monit summary` and stop over HTTP. */
+  private async stopGroup(): Promise<void> {
+    try {
+      await this.daemon.control(['stop', '-g', 'vcap']);
+    } catch (err) {
+      const summary = await this.daemon.control(['summary']).catch((e: Error) => e.message);
+      this.logger.error({ err: (err as Error).message, summary }, 'monit stop -g vcap failed; stopping services over HTTP');
+      for (const service of await this.services()) await this.client.serviceAction(service.name, 'stop');
+    }
   }
 
   async unmonitor(): Promise<void> {

@@ -18,6 +18,17 @@ export interface MonitProcess {
   restart(): Promise<void>;
   /** Stops the daemon if this agent owns it (spawn mode); no-op for runit. */
   shutdown(): Promise<void>;
+  /** Runs the monit CLI against this daemon's control file (`stop -g vcap`, `summary`); returns stdout. */
+  control(args: string[]): Promise<string>;
+}
+
+async function monitCli(monitrc: string, args: string[]): Promise<string> {
+  try {
+    return (await execFileP('monit', ['-c', monitrc, ...args], { timeout: 60_000 })).stdout;
+  } catch (err) {
+    const e = err as Error & { stderr?: string; stdout?: string };
+    throw new Error(`Running monit ${args.join(' ')}: ${(e.stderr || e.stdout || e.message).trim()}`);
+  }
 }
 
 async function retry(times: number, delayMs: number, fn: () => Promise<void>): Promise<void> {
@@ -35,7 +46,13 @@ export class RunitMonit implements MonitProcess {
   constructor(
     private readonly svDir = '/etc/sv/monit',
     private readonly serviceLink = '/etc/service/monit',
+    /** The stemcell's control file (see src/stemcell/builder.ts). */
+    private readonly monitrc = '/var/vcap/bosh/etc/monitrc',
   ) {}
+
+  control(args: string[]): Promise<string> {
+    return monitCli(this.monitrc, args);
+  }
 
   async start(): Promise<void> {
     const existing = await lstat(this.serviceLink).catch(() => undefined);
@@ -55,6 +72,12 @@ export interface SpawnMonitOptions {
   port: number;
   alertSmtpPort: number;
   pollSeconds?: number;
+  /**
+   * Leave the job monit files out until the next reload. A fresh monit with `set alert` does not
+   * restore "not monitored" from its state file and would start stopped jobs again, so an agent
+   * that finds the `stopped` marker starts monit without them (§6.4: stopped persists).
+   */
+  withoutJobs?: boolean;
 }
 
 export class SpawnedMonit implements MonitProcess {
@@ -70,7 +93,7 @@ export class SpawnedMonit implements MonitProcess {
   }
 
   /** Same shape as the stemcell's /var/vcap/bosh/etc/monitrc, rooted at the base dir. */
-  renderMonitrc(): string {
+  renderMonitrc(includeJobs = true): string {
     const m = this.paths.monit;
     return [
       `set daemon ${this.options.pollSeconds ?? 10}`,
@@ -79,10 +102,11 @@ export class SpawnedMonit implements MonitProcess {
       `set idfile ${join(m, 'monit.id')}`,
       `set statefile ${join(m, 'monit.state')}`,
       `set mailserver 127.0.0.1 port ${this.options.alertSmtpPort}`,
+      'set alert agent@local',
       `set httpd port ${this.options.port} and use address 127.0.0.1`,
       `  allow cleartext ${this.paths.monitUser}`,
       `include ${join(m, '*.monitrc')}`,
-      `include ${join(this.paths.monitJob, '*.monitrc')}`,
+      ...(includeJobs ? [`include ${join(this.paths.monitJob, '*.monitrc')}`] : []),
       '',
     ].join('\n');
   }
@@ -90,7 +114,7 @@ export class SpawnedMonit implements MonitProcess {
   async start(): Promise<void> {
     await this.stopLeftover();
     await mkdir(this.paths.monitJob, { recursive: true });
-    await writeFile(this.monitrc, this.renderMonitrc(), { mode: 0o600 });
+    await writeFile(this.monitrc, this.renderMonitrc(!this.options.withoutJobs), { mode: 0o600 });
     const log = await open(join(this.paths.monit, 'monit.stdout.log'), 'a');
     const child = spawn('monit', ['-I', '-c', this.monitrc], { stdio: ['ignore', log.fd, log.fd] });
     await log.close();
@@ -117,7 +141,12 @@ export class SpawnedMonit implements MonitProcess {
     for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
   }
 
+  control(args: string[]): Promise<string> {
+    return monitCli(this.monitrc, args);
+  }
+
   async restart(): Promise<void> {
+    await writeFile(this.monitrc, this.renderMonitrc(), { mode: 0o600 });
     await execFileP('monit', ['-c', this.monitrc, 'reload']);
   }
 
