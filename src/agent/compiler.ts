@@ -73,7 +73,7 @@ export class Compiler {
     try {
       await rm(unpack, { recursive: true, force: true });
       await mkdir(unpack, { recursive: true });
-      await safeExtract(source, unpack);
+      await safeExtract(source, unpack, { externalSymlinks: true });
       await rm(compileDir, { recursive: true, force: true });
       await rename(unpack, compileDir);
     } finally {

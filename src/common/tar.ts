@@ -17,12 +17,21 @@ export class UnsafeArchiveError extends Error {
 export interface SafeExtractOptions {
   /** Only extract entries for which this returns true (paths as stored, `./` removed). */
   filter?: (path: string) => boolean;
+  /**
+   * Allow symlinks to absolute or outside targets (compiled packages link into /var/vcap/packages).
+   * Entries written through any symlink are still refused, so extraction stays inside destDir.
+   */
+  externalSymlinks?: boolean;
 }
 
 /** Why an entry would write outside the destination, or null when it is safe. */
-function entryProblem(path: string, type: string, linkpath: string | undefined): string | null {
+function entryProblem(path: string, type: string, linkpath: string | undefined, externalSymlinks = false): string | null {
   if (path.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(path)) return 'has an absolute path';
   if (path.split(/[\\/]/).includes('..')) return "has a '..' path segment";
+  // releases and stemcells carry files, directories and links only (issue 9: devices are refused)
+  if (type === 'CharacterDevice' || type === 'BlockDevice') return 'is a device file';
+  if (type === 'FIFO') return 'is a FIFO';
+  if (type === 'SymbolicLink' && externalSymlinks) return null;
   if (type === 'SymbolicLink' || type === 'Link') {
     const target = linkpath ?? '';
     if (target.startsWith('/')) return `is a link to the absolute path '${target}'`;
@@ -30,8 +39,18 @@ function entryProblem(path: string, type: string, linkpath: string | undefined):
     const base = type === 'SymbolicLink' ? posix.dirname(posix.normalize(path)) : '.';
     const resolved = posix.normalize(posix.join(base, target));
     if (resolved === '..' || resolved.startsWith('../')) return `is a link escaping the destination ('${target}')`;
+    // node-tar (7.5) waits forever on a link whose target, as it locks it, is one of the link's own
+    // parent directories (e.g. 'a/b' -> 'x/../a'); such archives are refused instead of hanging.
+    const locked = posix.join(target.normalize('NFD')).replace(/(.)\/+$/, '$1');
+    if (parentDirectories(path.normalize('NFD')).includes(locked)) return `is a link to one of its own parent directories ('${target}')`;
   }
   return null;
+}
+
+/** 'a/b/c' -> ['a', 'a/b'] */
+function parentDirectories(path: string): string[] {
+  const parts = posix.normalize(stripDot(path)).replace(/\/$/, '').split('/').slice(0, -1);
+  return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
 function stripDot(path: string): string {
@@ -53,7 +72,7 @@ export async function safeExtract(tgzPath: string, destDir: string, options: Saf
       const path = posix.normalize(stripDot(entry.path)).replace(/\/$/, '');
       // writing through a symlink the archive itself made could land anywhere
       const through = symlinks.find((link) => path.startsWith(`${link}/`));
-      const reason = through ? `goes through the symlink entry '${through}'` : entryProblem(entry.path, entry.type, entry.linkpath);
+      const reason = through ? `goes through the symlink entry '${through}'` : entryProblem(entry.path, entry.type, entry.linkpath, options.externalSymlinks);
       if (reason) problem = new UnsafeArchiveError(tgzPath, entry.path, reason);
       if (entry.type === 'SymbolicLink') symlinks.push(path);
     },
@@ -66,7 +85,8 @@ export async function safeExtract(tgzPath: string, destDir: string, options: Saf
     file: tgzPath,
     cwd: destDir,
     strict: true,
-    preservePaths: false,
+    // every entry was checked above; node-tar would otherwise strip '/' from absolute link targets
+    preservePaths: options.externalSymlinks === true,
     preserveOwner: false,
     filter: options.filter ? (path) => options.filter!(stripDot(path)) : undefined,
   }).catch((err: Error) => {

@@ -85,3 +85,28 @@ test('createTgz gives the same bytes for the same inputs, whatever the mtimes', 
     assert.equal((await stat(join(dir, 'out/a/two.txt'))).isFile(), true);
   });
 });
+
+test('externalSymlinks lets a package link outside itself, but never write through a link', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'capstan-symlinks-'));
+  try {
+    const pkg = join(dir, 'pkg.tgz');
+    await writeRawTgz(pkg, [
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/ruby', type: 'symlink', linkpath: '/var/vcap/packages/ruby/bin/ruby' },
+      { path: 'bin/tool', content: 'x' },
+    ]);
+    await assert.rejects(safeExtract(pkg, join(dir, 'strict')), /is a link to the absolute path/);
+    await safeExtract(pkg, join(dir, 'out'), { externalSymlinks: true });
+    assert.equal(await readFile(join(dir, 'out', 'bin', 'tool'), 'utf8'), 'x');
+
+    const evil = join(dir, 'evil.tgz');
+    await writeRawTgz(evil, [
+      { path: 'up', type: 'symlink', linkpath: dir },
+      { path: 'up/planted', content: 'x' },
+    ]);
+    await assert.rejects(safeExtract(evil, join(dir, 'out2'), { externalSymlinks: true }), /goes through the symlink entry 'up'/);
+    assert.ok(!existsSync(join(dir, 'planted')), 'nothing written through the link');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -72,7 +72,8 @@ export class PackageInstaller {
     const blob = await this.blobs.fetchRef(pkg);
     try {
       // Untrusted input: entries with absolute paths, `..` or escaping links fail the whole install.
-      await extractAtomically(dir, (tmp) => safeExtract(blob, tmp), 0o755);
+      // compiled packages may link to absolute paths (/var/vcap/packages/...); nothing is written through them
+      await extractAtomically(dir, (tmp) => safeExtract(blob, tmp, { externalSymlinks: true }), 0o755);
     } finally {
       await rm(blob, { force: true });
     }
