@@ -81,17 +81,23 @@ function vms(): VmRow[] {
   return JSON.parse(capstan('--json', '-d', 'nginx', 'vms')).Tables[0].Rows as VmRow[];
 }
 
+/** What an earlier, interrupted run may have left: its processes, VMs and network. */
+function cleanUp(): void {
+  spawnSync(join(REPO, 'bin', 'capstan'), ['down'], { env, stdio: 'ignore' });
+  for (const id of containersOnNetwork()) spawnSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+  spawnSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
+}
+
 before(() => {
   if (skip) return;
+  cleanUp();
   rmSync(home, { recursive: true, force: true });
   capstan('up', '--cpi', 'docker', '--network', NETWORK, '--subnet', `${SUBNET_PREFIX}0/24`, '--director-port', '25655', '--nats-port', '4322', '--blobstore-port', '25350');
 });
 
 after(() => {
   if (skip) return;
-  spawnSync(join(REPO, 'bin', 'capstan'), ['down'], { env, stdio: 'ignore' });
-  for (const id of containersOnNetwork()) spawnSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
-  spawnSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
+  cleanUp();
   rmSync(work, { recursive: true, force: true });
 });
 
