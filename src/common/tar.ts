@@ -31,6 +31,11 @@ function entryProblem(path: string, type: string, linkpath: string | undefined, 
   // releases and stemcells carry files, directories and links only (issue 9: devices are refused)
   if (type === 'CharacterDevice' || type === 'BlockDevice') return 'is a device file';
   if (type === 'FIFO') return 'is a FIFO';
+  // node-tar (7.5) waits forever on a link whose target, as it locks it, is one of the link's own
+  // parent directories (e.g. 'a/b' -> 'x/../a'); such archives are refused instead of hanging.
+  if ((type === 'SymbolicLink' || type === 'Link') && linksToOwnParent(path, linkpath ?? '')) {
+    return `is a link to one of its own parent directories ('${linkpath}')`;
+  }
   if (type === 'SymbolicLink' && externalSymlinks) return null;
   if (type === 'SymbolicLink' || type === 'Link') {
     const target = linkpath ?? '';
@@ -39,18 +44,14 @@ function entryProblem(path: string, type: string, linkpath: string | undefined, 
     const base = type === 'SymbolicLink' ? posix.dirname(posix.normalize(path)) : '.';
     const resolved = posix.normalize(posix.join(base, target));
     if (resolved === '..' || resolved.startsWith('../')) return `is a link escaping the destination ('${target}')`;
-    // node-tar (7.5) waits forever on a link whose target, as it locks it, is one of the link's own
-    // parent directories (e.g. 'a/b' -> 'x/../a'); such archives are refused instead of hanging.
-    const locked = posix.join(target.normalize('NFD')).replace(/(.)\/+$/, '$1');
-    if (parentDirectories(path.normalize('NFD')).includes(locked)) return `is a link to one of its own parent directories ('${target}')`;
   }
   return null;
 }
 
-/** 'a/b/c' -> ['a', 'a/b'] */
-function parentDirectories(path: string): string[] {
-  const parts = posix.normalize(stripDot(path)).replace(/\/$/, '').split('/').slice(0, -1);
-  return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+function linksToOwnParent(path: string, target: string): boolean {
+  const locked = posix.join(target.normalize('NFD')).replace(/(.)\/+$/, '$1');
+  const parts = posix.normalize(stripDot(path.normalize('NFD'))).replace(/\/$/, '').split('/').slice(0, -1);
+  return parts.some((_, i) => parts.slice(0, i + 1).join('/') === locked);
 }
 
 function stripDot(path: string): string {
@@ -81,17 +82,25 @@ export async function safeExtract(tgzPath: string, destDir: string, options: Saf
   });
   if (problem) throw problem;
   await mkdir(destDir, { recursive: true });
+  // Entry errors are collected rather than thrown at once: in strict mode node-tar rejects on the
+  // first one while it is still writing other entries, so a caller cleaning up after the error
+  // would race with late writes. Here the promise settles only when nothing is in flight.
+  let entryError: string | undefined;
   await tar.x({
     file: tgzPath,
     cwd: destDir,
-    strict: true,
+    strict: false,
+    onwarn: (code, message, data) => {
+      if (code !== 'TAR_ENTRY_INFO') entryError ??= data instanceof Error ? message : `${code}: ${message}`;
+    },
     // every entry was checked above; node-tar would otherwise strip '/' from absolute link targets
     preservePaths: options.externalSymlinks === true,
     preserveOwner: false,
     filter: options.filter ? (path) => options.filter!(stripDot(path)) : undefined,
   }).catch((err: Error) => {
-    throw new Error(`Extracting archive '${basename(tgzPath)}': ${err.message}`);
+    entryError ??= err.message;
   });
+  if (entryError !== undefined) throw new Error(`Extracting archive '${basename(tgzPath)}': ${entryError}`);
 }
 
 /** Every file, directory and symlink below dir, relative and sorted. */

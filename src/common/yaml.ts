@@ -30,7 +30,19 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     const line = first.linePos?.[0]?.line ?? lineCounter.linePos(first.pos[0]).line;
     throw new YamlSyntaxError(file, line, `YAML syntax error: ${first.message.split('\n')[0]}`);
   }
-  return { doc, lineCounter, value: doc.toJS({ maxAliasCount: 1000 }) };
+  return { doc, lineCounter, value: toJsBounded(doc, file) };
+}
+
+/** Aliases expanding to too much (a "billion laughs" anchor bomb) are a clear error, found quickly. */
+function toJsBounded(doc: Document.Parsed, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // unresolved aliases, bad merge keys, excessive alias expansion: all mistakes (or attacks) in the YAML
+    const message = err instanceof Error ? err.message : String(err);
+    if (/excessive alias count/i.test(message)) throw new YamlSyntaxError(file, null, `YAML aliases expand too much (anchor bomb?): ${message}`);
+    throw new YamlSyntaxError(file, null, `YAML error: ${message}`);
+  }
 }
 
 /**

@@ -48,6 +48,7 @@ export class RpcTimeout extends Error {
 
 export const DEFAULT_RPC_TIMEOUT_MS = 45_000;
 const TASK_POLL_INTERVAL_MS = 1_000;
+const FIRST_TASK_POLL_MS = 100;
 const PING_TIMEOUT_MS = 1_000;
 /** Retries on RpcTimeout only (agent_client.rb). */
 const TIMEOUT_RETRIES: Record<string, number> = { get_task: 4, get_state: 2, upload_blob: 3 };
@@ -117,9 +118,10 @@ export class NatsAgentClientFactory implements AgentClientFactory {
     if (!isRunningTask(value)) return value as T;
     const taskId = value.agent_task_id;
     const deadline = options.taskTimeoutMs === undefined ? Infinity : Date.now() + options.taskTimeoutMs;
-    while (isRunningTask(value)) {
+    // Most agent tasks (apply, run_script, start) finish within a second: poll soon, then back off to 1 s.
+    for (let poll = 0; isRunningTask(value); poll++) {
       if (Date.now() >= deadline) throw new Error(`Timed out waiting for '${method}' on agent '${agentId}' (task ${taskId})`);
-      await sleep(TASK_POLL_INTERVAL_MS);
+      await sleep(Math.min(TASK_POLL_INTERVAL_MS, FIRST_TASK_POLL_MS * 2 ** poll));
       value = await this.requestWithRetries(agentId, 'get_task', [taskId], DEFAULT_RPC_TIMEOUT_MS);
     }
     return value as T;

@@ -16,7 +16,17 @@ export const DirectorConfigSchema = z.object({
   port: z.number().int().default(25555),
   base_dir: z.string(), // tasks/<id>/debug, tmp, caches
   tls: z.object({ certificate_path: z.string(), private_key_path: z.string() }),
-  users: z.array(z.object({ name: z.string(), password: z.string() })).min(1),
+  // scopes default to ['bosh.admin'] (director-api.md §1.3)
+  users: z.array(z.object({ name: z.string(), password: z.string(), scopes: z.array(z.string()).optional() })).min(1),
+  // UAA-style bearer tokens, accepted besides the users above; /info reports `uaa` when url is set
+  uaa: z
+    .object({
+      url: z.string().optional(),
+      symmetric_key: z.string().optional(), // HS256
+      public_key: z.string().optional(), // RS256, PEM
+      public_key_path: z.string().optional(), // RS256, PEM file
+    })
+    .optional(),
   db: z.discriminatedUnion('adapter', [
     z.object({ adapter: z.literal('sqlite'), database: z.string() }),
     z.object({ adapter: z.literal('postgres'), url: z.string() }),
@@ -32,6 +42,15 @@ export const DirectorConfigSchema = z.object({
     ca_path: z.string(),
     client_certificate_path: z.string(),
     client_private_key_path: z.string(),
+    // nats-server authorization per client certificate (src/director/nats-auth); off when absent
+    authorization: z
+      .object({
+        include_path: z.string(), // the `authorization {}` include of nats.conf, rewritten when VMs come and go
+        pid_file: z.string(), // nats-server's pid file: SIGHUP makes it reload the include
+        director_subject: z.string().optional(), // default: subject of client_certificate_path
+        monitor_subjects: z.array(z.string()).default([]), // health monitor certificate subjects
+      })
+      .optional(),
   }),
   agent_ca: z.object({ certificate_path: z.string(), private_key_path: z.string() }), // issues agent mbus certs
   cpi: z.discriminatedUnion('type', [
@@ -52,6 +71,10 @@ export const DirectorConfigSchema = z.object({
     }),
   ]),
   agent_wait_timeout_seconds: z.number().default(600),
+  // largest JSON/YAML request body the API reads (default 64 MiB); tarball uploads stream to disk
+  max_body_bytes: z.number().int().positive().optional(),
+  // key file encrypting director-generated variables (created when missing); default <base_dir>/variables.key
+  variables_key_path: z.string().optional(),
   log_path: z.string().optional(),
 });
 

@@ -7,6 +7,7 @@ import type { Cpi } from '../cpi/cpi.js';
 import type { DirectorConfig } from './config.js';
 import type { Database } from './db/schema.js';
 import type { AgentClientFactory } from './agent-client.js';
+import type { NatsAuthorization } from './nats-auth/sync.js';
 
 /** A stage of the task's event log (director-api.md §4.3). */
 export interface EventStage {
@@ -44,6 +45,8 @@ export interface Director {
   cpiName: string;
   agents: AgentClientFactory;
   log: Logger;
+  /** nats-server authorization kept in step with the VMs (absent when the config has none). */
+  natsAuth?: NatsAuthorization;
 }
 
 /** What a task job (one per task type) looks like; its return value becomes the task `result`. */

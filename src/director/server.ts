@@ -16,6 +16,7 @@ import { buildApi } from './api/index.js';
 import { TaskQueue } from './tasks/queue.js';
 import { TaskWorker, recoverInterruptedTasks, type TaskWorkerOptions } from './tasks/worker.js';
 import { allTaskJobs } from './tasks/jobs/index.js';
+import { createNatsAuthorization } from './nats-auth/sync.js';
 
 export interface RunningDirector {
   /** The API port (useful when config.port is 0). */
@@ -73,7 +74,10 @@ export async function startDirectorWith(config: DirectorConfig, seams: DirectorS
     });
     closers.push(() => blobServer.close());
 
+    const natsAuth = createNatsAuthorization(config, db, log);
+    await natsAuth?.sync(); // VMs created or deleted while the director was down
     const director: Director = {
+      natsAuth,
       config,
       db,
       blobstore: new LocalBlobstore(config.blobstore.path),

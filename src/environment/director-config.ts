@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DirectorConfig } from '../director/config.js';
+import { certificateSubject } from '../director/nats-auth/authorization.js';
 import type { EnvironmentPaths } from './paths.js';
 
 export interface LocalDirectorSettings {
@@ -78,6 +79,11 @@ export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDire
       ca_path: paths.certs.ca,
       client_certificate_path: paths.certs.directorClient,
       client_private_key_path: paths.certs.directorClientKey,
+      authorization: {
+        include_path: paths.natsAuthorization,
+        pid_file: paths.natsPid,
+        monitor_subjects: [certificateSubject(readFileSync(paths.certs.monitorClient, 'utf8'))],
+      },
     },
     agent_ca: { certificate_path: paths.certs.ca, private_key_path: paths.certs.caKey },
     cpi:

@@ -2,6 +2,8 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+export const NATS_AUTHORIZATION_FILE = 'authorization.conf';
+
 export function capstanHome(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.CAPSTAN_HOME || join(homedir(), '.capstan'));
 }
@@ -22,6 +24,8 @@ export interface EnvironmentPaths {
     monitorClientKey: string;
   };
   natsConfig: string;
+  /** nats.conf's `authorization {}` include (next to it); the director rewrites it. */
+  natsAuthorization: string;
   directorDir: string;
   directorConfig: string;
   directorDb: string;
@@ -61,6 +65,7 @@ export function environmentPaths(home: string): EnvironmentPaths {
       monitorClientKey: join(certs, 'hm-client.key'),
     },
     natsConfig: join(home, 'nats', 'nats.conf'),
+    natsAuthorization: join(home, 'nats', NATS_AUTHORIZATION_FILE),
     directorDir,
     directorConfig: join(directorDir, 'config.json'),
     directorDb: join(directorDir, 'db.sqlite'),

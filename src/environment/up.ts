@@ -13,7 +13,8 @@ import { buildDirectorConfig, previousNetworkSettings } from './director-config.
 import { buildMonitorConfig } from './monitor-config.js';
 import { readEnvironmentFile, writeEnvironmentFile, writeSecretFile, type EnvironmentFile } from './env-file.js';
 import { writeNatsServerConfig } from './nats.js';
-import { capstanHome, environmentPaths, type EnvironmentPaths } from './paths.js';
+import { capstanHome, environmentPaths, NATS_AUTHORIZATION_FILE, type EnvironmentPaths } from './paths.js';
+import { authorizationConfig, certificateSubject, directorUser, monitorUser } from '../director/nats-auth/authorization.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 
 export const DOCKER_NETWORK = 'capstan';
@@ -87,13 +88,18 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
   const started: string[] = [];
   const alreadyRunning: string[] = [];
 
-  writeNatsServerConfig(paths.natsConfig, {
-    host: hostAddress,
-    port: ports.natsPort,
-    certificatePath: paths.certs.nats,
-    privateKeyPath: paths.certs.natsKey,
-    caPath: paths.certs.ca,
-  });
+  writeNatsServerConfig(
+    paths.natsConfig,
+    {
+      host: hostAddress,
+      port: ports.natsPort,
+      certificatePath: paths.certs.nats,
+      privateKeyPath: paths.certs.natsKey,
+      caPath: paths.certs.ca,
+      authorizationInclude: NATS_AUTHORIZATION_FILE,
+    },
+    initialNatsAuthorization(paths),
+  );
   const natsPid = runningPid(paths.natsPid, natsMarker(paths));
   if (natsPid !== undefined) {
     alreadyRunning.push('nats');
@@ -171,6 +177,12 @@ async function ensureMonitor(
   });
   progress.started.push('monitor');
   progress.say(`Started health monitor (pid ${pid}), log ${paths.monitorLog}`);
+}
+
+/** Director and monitor only; the director adds its agents when it starts (and as VMs come and go). */
+function initialNatsAuthorization(paths: EnvironmentPaths): string {
+  const subject = (certPath: string) => certificateSubject(readFileSync(certPath, 'utf8'));
+  return authorizationConfig([directorUser(subject(paths.certs.directorClient)), monitorUser(subject(paths.certs.monitorClient))]);
 }
 
 export interface DownResult {

@@ -1,12 +1,26 @@
 // Deployment manifest parsing: YAML 1.1 -> schema (with BOSH defaults) -> cross-reference checks.
-import type { DeploymentManifest, InstanceGroup, UpdateBlock } from './types.js';
-import { deploymentManifest } from './schemas.js';
+import type { DeploymentManifest, InstanceGroup, ManifestVariable, UpdateBlock } from './types.js';
+import { deploymentManifest, manifestVariables } from './schemas.js';
+import { interpolate, placeholders } from './interpolate.js';
 import { parseYamlMapping, validateAt, errorAt } from './validate.js';
+import { ManifestError } from './types.js';
 import type { ParsedYaml } from '../common/yaml.js';
 
+export interface ParseOptions {
+  /** Values for `((name))` placeholders (the `variables` section itself is never interpolated). */
+  variables?: Record<string, unknown>;
+}
+
 /** Parses a deployment manifest; any problem throws a ManifestError naming file, path and line. */
-export function parseDeploymentManifest(text: string, file: string): DeploymentManifest {
+export function parseDeploymentManifest(text: string, file: string, options: ParseOptions = {}): DeploymentManifest {
   const parsed = parseYamlMapping(text, file);
+  if (options.variables) {
+    try {
+      parsed.value = interpolate(parsed.value, options.variables, ['variables']);
+    } catch (err) {
+      throw new ManifestError(file, '', null, (err as Error).message);
+    }
+  }
   const manifest = validateAt(deploymentManifest, parsed, file) as DeploymentManifest;
   checkReferences(manifest, parsed, file);
   return manifest;
@@ -38,6 +52,14 @@ function checkReferences(manifest: DeploymentManifest, parsed: ParsedYaml, file:
       }
     });
   });
+}
+
+/** What a manifest needs before it can be interpolated: its declared variables and the placeholders it uses. */
+export function manifestPlaceholders(text: string, file: string): { declared: ManifestVariable[]; references: string[] } {
+  const parsed = parseYamlMapping(text, file);
+  const root = parsed.value as Record<string, unknown>;
+  const declared = validateAt(manifestVariables, { ...parsed, value: { variables: root.variables ?? [] } }, file).variables;
+  return { declared, references: placeholders(root, ['variables']) };
 }
 
 /** The update block an instance group deploys with: its own overrides over the deployment's. */

@@ -26,7 +26,7 @@ const countOrPercent = z.union([z.number().int(COUNT_OR_PERCENT).min(1, COUNT_OR
 });
 
 const updateFields = {
-  canaries: z.number().int().nonnegative(),
+  canaries: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+%$/)], { error: "Expected a non-negative integer or a percentage like '20%'" }),
   max_in_flight: countOrPercent,
   canary_watch_time: watchTime,
   update_watch_time: watchTime,
@@ -72,6 +72,9 @@ const instanceGroup = z.object({
   env: record.optional(),
 });
 
+const variableList = z.array(z.object({ name: str, type: str, options: record.optional() }));
+export const manifestVariables = z.object({ variables: variableList });
+
 export const deploymentManifest = z.object({
   name: str,
   releases: z.array(release),
@@ -79,9 +82,10 @@ export const deploymentManifest = z.object({
   update: updateBlock,
   instance_groups: z.array(instanceGroup),
   properties: record.optional(),
-  variables: z.array(z.object({ name: str, type: str, options: record.optional() })).optional(),
+  variables: variableList.optional(),
   features: record.optional(),
   tags: z.record(z.string(), str).optional(),
+  addons: z.array(z.unknown()).optional(), // validated by runtime-config.ts (addon schema)
 });
 
 const named = z.object({ name: str, cloud_properties: record.optional() });

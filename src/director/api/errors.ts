@@ -9,6 +9,10 @@ export function registerErrorHandlers(app: FastifyInstance, log: Logger): void {
     if (err instanceof CapstanError) {
       return reply.code(err.httpStatus).send({ code: err.code, description: err.message });
     }
+    if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = request.routeOptions.bodyLimit ?? request.server.initialConfig.bodyLimit ?? 0;
+      return reply.code(413).send({ code: 40000, description: `Request body is too large: the limit is ${limit} bytes` });
+    }
     const status = (err as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ code: 40000, description: err.message });

@@ -10,6 +10,12 @@ import { stemcellRoutes } from './stemcells.js';
 import { configRoutes } from './configs.js';
 import { deploymentRoutes } from './deployments.js';
 import { lockRoutes } from './locks.js';
+import { variableRoutes } from './variables.js';
+import { instanceRoutes } from './instances.js';
+import { eventRoutes } from './events.js';
+import { cloudCheckRoutes } from './cloud-check.js';
+import { logsAndSshRoutes } from './logs-ssh.js';
+import { housekeepingRoutes } from './housekeeping.js';
 
 export type { ApiContext } from './helpers.js';
 
@@ -21,9 +27,9 @@ export interface ApiTls {
 }
 
 export async function buildApi(ctx: ApiContext, tls: ApiTls): Promise<FastifyInstance> {
-  const app = Fastify({ https: { cert: tls.cert, key: tls.key }, logger: false, bodyLimit: MAX_TEXT_BODY });
+  const app = Fastify({ https: { cert: tls.cert, key: tls.key }, logger: false, bodyLimit: ctx.director.config.max_body_bytes ?? MAX_TEXT_BODY });
   registerBodyParsers(app);
-  registerAuth(app, ctx.director.config.users);
+  registerAuth(app, ctx.director);
   registerErrorHandlers(app, ctx.director.log);
   app.addHook('onResponse', async (request, reply) => {
     ctx.director.log.debug(`${request.method} ${request.url} -> ${reply.statusCode} (user ${request.user ?? '-'})`);
@@ -36,6 +42,12 @@ export async function buildApi(ctx: ApiContext, tls: ApiTls): Promise<FastifyIns
   await app.register(configRoutes, ctx);
   await app.register(deploymentRoutes, ctx);
   await app.register(lockRoutes, ctx);
+  await app.register(variableRoutes, ctx);
+  await app.register(instanceRoutes, ctx);
+  await app.register(eventRoutes, ctx);
+  await app.register(cloudCheckRoutes, ctx);
+  await app.register(logsAndSshRoutes, ctx);
+  await app.register(housekeepingRoutes, ctx);
   return app;
 }
 

@@ -12,7 +12,9 @@ export async function infoRoutes(app: FastifyInstance, { director }: ApiContext)
     cpi: director.cpiName,
     stemcell_os: '',
     stemcell_version: '',
-    user_authentication: { type: 'basic', options: {} },
+    user_authentication: director.config.uaa?.url
+      ? { type: 'uaa', options: { url: director.config.uaa.url, urls: [director.config.uaa.url] } }
+      : { type: 'basic', options: {} },
     features: {
       local_dns: { status: false, extras: { domain_name: 'bosh' } },
       snapshots: { status: false },

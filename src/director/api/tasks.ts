@@ -47,6 +47,19 @@ export async function taskRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     return sendOutput(reply, output, request.headers.range);
   });
 
+  // Cancels every matching task (default: the queued ones), as `bosh cancel-tasks` asks.
+  app.post<{ Body: { deployment?: unknown; states?: unknown; types?: unknown } | undefined }>('/tasks/cancel', async (request, reply) => {
+    const body = request.body ?? {};
+    const states = stringList(body.states, 'states') ?? ['queued'];
+    const types = stringList(body.types, 'types');
+    for (const state of states) if (!['queued', 'processing'].includes(state)) throw badRequest(`Invalid task state '${state}': only queued and processing tasks can be cancelled`);
+    let query = db.selectFrom('tasks').select('id').where('state', 'in', states);
+    if (typeof body.deployment === 'string' && body.deployment !== '') query = query.where('deployment_name', '=', body.deployment);
+    if (types) query = query.where('type', 'in', types);
+    for (const { id } of await query.execute()) await ctx.queue.cancel(id);
+    return reply.code(204).send();
+  });
+
   app.delete<{ Params: { id: string } }>('/task/:id', async (request, reply) => {
     const task = await findTask(ctx, request.params.id);
     if (!(await ctx.queue.cancel(task.id))) {
@@ -54,6 +67,12 @@ export async function taskRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     }
     return reply.code(204).send();
   });
+}
+
+function stringList(value: unknown, name: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw badRequest(`'${name}' must be a list of strings`);
+  return value.length ? value : undefined;
 }
 
 async function findTask(ctx: ApiContext, idText: string): Promise<TaskRow> {

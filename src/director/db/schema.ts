@@ -176,6 +176,29 @@ export interface RenderedTemplatesArchivesTable {
   created_at: Timestamp;
 }
 
+/** Links a deployment provides, stored for consumers in other deployments (migration 0002). */
+export interface LinkProvidersTable {
+  id: Generated<number>;
+  deployment_id: number;
+  instance_group: string;
+  job: string;
+  name: string;
+  alias: string;
+  type: string;
+  shared: number;
+  content_json: string;
+}
+
+/** Director-generated variables; value_encrypted is AES-256-GCM with the key file (migration 0002). */
+export interface DeploymentVariablesTable {
+  id: Generated<number>;
+  deployment_id: number;
+  name: string;
+  type: string;
+  value_encrypted: string;
+  created_at: string;
+}
+
 export interface Database {
   tasks: TasksTable;
   locks: LocksTable;
@@ -195,4 +218,6 @@ export interface Database {
   deployments_release_versions: DeploymentsReleaseVersionsTable;
   deployments_stemcells: DeploymentsStemcellsTable;
   rendered_templates_archives: RenderedTemplatesArchivesTable;
+  link_providers: LinkProvidersTable;
+  deployment_variables: DeploymentVariablesTable;
 }

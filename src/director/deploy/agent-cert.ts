@@ -1,6 +1,7 @@
 // NATS client certificates for agents, issued at create_vm time (CN `<agent_id>.agent.bosh-internal`),
 // signed by the director's agent CA and handed to the VM in `env.bosh.mbus.cert`.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import forge from 'node-forge';
 import type { MbusCert } from '../../common/protocol.js';
@@ -18,14 +19,24 @@ export async function loadAgentCa(config: DirectorConfig): Promise<CertificateAu
   };
 }
 
+const RSA_OPTIONS = {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+} as const;
+
 /** Issues a client certificate for the agent; `natsCaPem` is what the agent verifies NATS against. */
 export function issueAgentCertificate(ca: CertificateAuthority, agentId: string, natsCaPem: string): MbusCert {
   // Node generates the key natively (forge's pure-JS RSA keygen takes seconds).
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  return signAgentCertificate(ca, agentId, natsCaPem, generateKeyPairSync('rsa', RSA_OPTIONS));
+}
+
+/** issueAgentCertificate with the key generated off the event loop (many VMs are created at once). */
+export async function issueAgentCertificateAsync(ca: CertificateAuthority, agentId: string, natsCaPem: string): Promise<MbusCert> {
+  return signAgentCertificate(ca, agentId, natsCaPem, await promisify(generateKeyPair)('rsa', RSA_OPTIONS));
+}
+
+function signAgentCertificate(ca: CertificateAuthority, agentId: string, natsCaPem: string, { privateKey, publicKey }: { privateKey: string; publicKey: string }): MbusCert {
   const caCert = forge.pki.certificateFromPem(ca.certificatePem);
   const caKey = forge.pki.privateKeyFromPem(ca.privateKeyPem);
   const cert = forge.pki.createCertificate();

@@ -15,8 +15,9 @@ import { instanceCloudProperties } from './cloud-properties.js';
 import { compilePackages, compiledKey, type PackageNeed } from './compiler.js';
 import { inParallel, type InstanceUpdate } from './instance-updater.js';
 import { findOrCreateDeployment, instanceName, planInstanceGroup, type PlannedInstance } from './planner.js';
+import { linkKey, linkProviders, resolveLinks, saveLinkProviders, sharedLinkLookup, type LinkContent, type LinkInstance, type LinkJob, type LinkProvider } from './links.js';
 import { fetchJobSource, resolveRelease, resolveStemcell, type ResolvedJob, type ResolvedRelease, type ResolvedStemcell } from './releases.js';
-import { applySpecJob, buildApplySpec, jobProperties, specChanged, templateSpec } from './spec.js';
+import { applySpecJob, buildApplySpec, defaultAddress, jobProperties, specChanged, templateSpec } from './spec.js';
 import { createVm, deleteVm, type VmRequest } from './vm-creator.js';
 
 const MAX_VM_CREATE_THREADS = 32;
@@ -38,6 +39,10 @@ export interface DeploymentPlan {
   releases: ResolvedRelease[];
   stemcells: ResolvedStemcell[];
   groups: PlannedGroup[];
+  /** Links the deployment provides (saved for other deployments after a successful deploy). */
+  providers: LinkProvider[];
+  /** Consumed links per `<group>/<job>` (links.ts linkKey). */
+  links: Map<string, Record<string, LinkContent>>;
 }
 
 export async function latestCloudConfig(director: Director): Promise<{ id: number; config: CloudConfig }> {
@@ -75,19 +80,61 @@ export async function planDeployment(
   for (const s of manifest.stemcells) stemcellsByAlias.set(s.alias, await resolveStemcell(director.db, s, director.cpiName));
   const groups: PlannedGroup[] = [];
   for (const group of manifest.instance_groups.filter(chooseGroups)) {
-    const jobs = group.jobs.map((job) => {
-      const release = releases.find((r) => r.name === job.release)!;
-      const resolved = release.jobs.get(job.name);
-      if (!resolved) throw new Error(`Job '${job.name}' not found in release '${release.name}/${release.version}'`);
-      return resolved;
-    });
+    const jobs = resolveGroupJobs(group, releases);
     const instances = await planInstanceGroup(director.db, deploymentId, group, cloudConfig, task.taskId);
     groups.push({ group, stemcell: stemcellsByAlias.get(group.stemcell)!, jobs, instances });
   }
+  const linkJobs = await collectLinkJobs(director, manifest, deploymentId, releases, groups);
+  const providers = linkProviders(manifest.name, linkJobs);
+  const links = await resolveLinks(manifest.name, linkJobs.filter((j) => groups.some((g) => g.group === j.group)), providers, sharedLinkLookup(director.db));
   return {
     name: manifest.name, deploymentId, manifest, manifestText, cloudConfig, cloudConfigId, releases,
-    stemcells: [...new Map([...stemcellsByAlias.values()].map((s) => [s.id, s])).values()], groups,
+    stemcells: [...new Map([...stemcellsByAlias.values()].map((s) => [s.id, s])).values()], groups, providers, links,
   };
+}
+
+function resolveGroupJobs(group: InstanceGroup, releases: ResolvedRelease[]): ResolvedJob[] {
+  return group.jobs.map((job) => {
+    const release = releases.find((r) => r.name === job.release)!;
+    const resolved = release.jobs.get(job.name);
+    if (!resolved) throw new Error(`Job '${job.name}' not found in release '${release.name}/${release.version}'`);
+    return resolved;
+  });
+}
+
+/**
+ * Every job of the manifest with the instances it runs on, for link resolution: planned groups use
+ * their planned instances; groups not planned by this task (errand runs) their DB rows.
+ */
+async function collectLinkJobs(director: Director, manifest: DeploymentManifest, deploymentId: number, releases: ResolvedRelease[], planned: PlannedGroup[]): Promise<LinkJob[]> {
+  const result: LinkJob[] = [];
+  for (const group of manifest.instance_groups) {
+    const plannedGroup = planned.find((g) => g.group === group);
+    const instances = plannedGroup
+      ? plannedGroup.instances.map((i): LinkInstance => ({ name: group.name, id: i.uuid, index: i.index, az: i.az, address: defaultAddress(i.networks) ?? null, bootstrap: i.bootstrap }))
+      : await storedLinkInstances(director, deploymentId, group);
+    for (const job of resolveGroupJobs(group, releases)) {
+      result.push({ group, name: job.name, manifest: job.manifest, properties: jobProperties(manifest, group, job.name), instances });
+    }
+  }
+  return result;
+}
+
+async function storedLinkInstances(director: Director, deploymentId: number, group: InstanceGroup): Promise<LinkInstance[]> {
+  const rows = await director.db
+    .selectFrom('instances')
+    .selectAll()
+    .where('deployment_id', '=', deploymentId)
+    .where('job', '=', group.name)
+    .where('compilation', '=', 0)
+    .where('index', '<', group.instances)
+    .orderBy('index')
+    .execute();
+  const ips = await director.db.selectFrom('ip_addresses').select(['instance_id', 'address_str']).where('instance_id', 'in', [0, ...rows.map((r) => r.id)]).execute();
+  return rows.map((r) => ({
+    name: group.name, id: r.uuid, index: r.index, az: r.availability_zone, bootstrap: r.bootstrap === 1,
+    address: ips.find((ip) => ip.instance_id === r.id)?.address_str ?? null,
+  }));
 }
 
 /** Renders every instance of every planned group; errors are aggregated per deployment (§6.1 step 4). */
@@ -101,7 +148,11 @@ export async function renderPlan(director: Director, plan: DeploymentPlan): Prom
   const errors: string[] = [];
   for (const { group, jobs, instances } of plan.groups) {
     for (const instance of instances) {
-      const instanceJobs = jobs.map((job) => ({ source: sources.get(job.templateId)!, properties: jobProperties(plan.manifest, group, job.name) }));
+      const instanceJobs = jobs.map((job) => ({
+        source: sources.get(job.templateId)!,
+        properties: jobProperties(plan.manifest, group, job.name),
+        links: plan.links.get(linkKey(group.name, job.name)) ?? {},
+      }));
       try {
         rendered.set(instance.dbId, await renderInstance(worker, group.name, instanceJobs, templateSpec(plan.name, instance, jobs)));
       } catch (err) {
@@ -202,6 +253,18 @@ export async function cleanupRenderedTemplates(director: Director, instanceId: n
   }
 }
 
+/** What a deploy does to an instance (director-api.md §6.1 "changes"). */
+export type InstanceChange = 'nothing' | 'new' | 'restart' | 'recreate';
+
+export interface InstanceUpdateOptions {
+  /** `--recreate`: replace every VM. */
+  recreate?: boolean;
+  /** `--skip-drain` for this instance (`*`, `<ig>` or `<ig>/<uuid>`). */
+  skipDrain?: (group: string, uuid: string) => boolean;
+  /** Told what happens to each instance (the task's debug log). */
+  onPlanned?: (name: string, change: InstanceChange) => void;
+}
+
 /** The instance updates a group needs: only instances whose spec changed or never finished updating. */
 export async function instanceUpdates(
   director: Director,
@@ -210,6 +273,7 @@ export async function instanceUpdates(
   rendered: Map<number, RenderedInstance>,
   compiled: Map<string, ApplySpecPackage>,
   start: boolean,
+  options: InstanceUpdateOptions = {},
 ): Promise<InstanceUpdate[]> {
   const packages = groupPackages(plan, planned, compiled);
   const updates: InstanceUpdate[] = [];
@@ -217,10 +281,15 @@ export async function instanceUpdates(
     const instanceRendered = rendered.get(instance.dbId)!;
     const archive = await persistRenderedTemplates(director, instance.dbId, instanceRendered);
     const spec = buildApplySpec(plan.name, instance, planned.jobs, packages, instanceRendered, archive);
-    const recreate = vmObsolete(plan, planned, instance);
-    if (instance.updateCompleted && !recreate && !specChanged(instance.previousSpec, spec)) continue;
+    const recreate = (options.recreate === true && instance.previousSpec !== null) || vmObsolete(plan, planned, instance);
+    const change: InstanceChange = instance.previousSpec === null ? 'new'
+      : recreate ? 'recreate'
+      : !instance.updateCompleted || specChanged(instance.previousSpec, spec) ? 'restart' : 'nothing';
+    options.onPlanned?.(instanceName(instance), change);
+    if (change === 'nothing') continue;
     updates.push({
       name: instanceName(instance), agentId: instance.vm!.agentId, spec, hasRunningJobs: instance.previousSpec !== null, start,
+      skipDrain: options.skipDrain?.(planned.group.name, instance.uuid) ?? false,
       ...(recreate ? { recreateVm: () => recreateVm(director, plan, planned, instance) } : {}),
     });
   }
@@ -259,4 +328,5 @@ export async function saveDeployment(director: Director, plan: DeploymentPlan): 
       await trx.insertInto('deployments_stemcells').values({ deployment_id: plan.deploymentId, stemcell_id: s.id }).execute();
     }
   });
+  await saveLinkProviders(director.db, plan.deploymentId, plan.providers);
 }

@@ -3,11 +3,14 @@
 import type { Director, TaskContext } from '../context.js';
 import type { InstancesTable } from '../db/schema.js';
 import type { Selectable } from 'kysely';
-import { stopSequence } from './instance-updater.js';
+import { inParallel, stopSequence } from './instance-updater.js';
 import { releaseInstanceIps } from './planner.js';
 import { cleanupRenderedTemplates } from './deployer.js';
 import { deleteVm } from './vm-creator.js';
 import type { ApplySpec } from '../../common/protocol.js';
+
+/** Instances are deleted in parallel (BOSH's max_threads), each VM takes its jobs' stop time. */
+const MAX_DELETE_THREADS = 10;
 
 export type InstanceRow = Selectable<InstancesTable>;
 
@@ -40,8 +43,5 @@ export async function deleteInstance(director: Director, task: TaskContext, row:
 export async function deleteInstances(director: Director, task: TaskContext, stageName: string, rows: InstanceRow[], force: boolean): Promise<void> {
   if (rows.length === 0) return;
   const stage = task.events.beginStage(stageName, rows.length);
-  for (const row of rows) {
-    await task.checkpoint();
-    await stage.track(rowName(row), () => deleteInstance(director, task, row, force));
-  }
+  await inParallel(rows, MAX_DELETE_THREADS, (row) => stage.track(rowName(row), () => deleteInstance(director, task, row, force)).then(() => undefined), () => task.checkpoint());
 }

@@ -17,6 +17,8 @@ export interface InstanceUpdate {
   start: boolean;
   /** Set when the VM must be replaced (stemcell, network or cloud properties changed): returns the new agent id. */
   recreateVm?: () => Promise<string>;
+  /** `--skip-drain`: no pre-stop and no drain before stopping. */
+  skipDrain?: boolean;
 }
 
 export interface UpdaterOptions {
@@ -54,11 +56,24 @@ export async function updateInstanceGroup(group: string, updates: InstanceUpdate
   if (updates.length === 0) return;
   const stage = options.events.beginStage(`Updating instance`, updates.length, [group]);
   const maxInFlight = Math.max(1, resolveCount(options.update.max_in_flight, updates.length));
-  const canaryCount = Math.min(updates.length, resolveCount(options.update.canaries, updates.length));
+  const canaryCount = Math.min(byAz(updates)[0].length, resolveCount(options.update.canaries, updates.length));
   const run = (update: InstanceUpdate, canary: boolean) =>
     stage.track(`${update.name}${canary ? ' (canary)' : ''}`, (step) => updateInstance(update, canary, step, options));
-  await inParallel(updates.slice(0, canaryCount), maxInFlight, (u) => run(u, true), options.checkpoint);
-  await inParallel(updates.slice(canaryCount), maxInFlight, (u) => run(u, false), options.checkpoint);
+  const [first, ...others] = byAz(updates);
+  await inParallel(first.slice(0, canaryCount), maxInFlight, (u) => run(u, true), options.checkpoint);
+  await inParallel(first.slice(canaryCount), maxInFlight, (u) => run(u, false), options.checkpoint);
+  for (const az of others) await inParallel(az, maxInFlight, (u) => run(u, false), options.checkpoint);
+}
+
+/** Updates go AZ by AZ (in the order the AZs first appear); canaries come from the first AZ (§6.1). */
+function byAz(updates: InstanceUpdate[]): InstanceUpdate[][] {
+  const groups = new Map<string | null | undefined, InstanceUpdate[]>();
+  for (const update of updates) {
+    const az = update.spec.az;
+    if (!groups.has(az)) groups.set(az, []);
+    groups.get(az)!.push(update);
+  }
+  return [...groups.values()];
 }
 
 /** Runs fn over items with at most `limit` in flight; stops starting new ones after a failure. */
@@ -82,7 +97,7 @@ export async function inParallel<T>(items: T[], limit: number, fn: (item: T) => 
 
 export async function updateInstance(update: InstanceUpdate, canary: boolean, step: EventStep, options: UpdaterOptions): Promise<void> {
   let agent = options.agents.forAgent(update.agentId);
-  if (update.hasRunningJobs) await stopSequence(agent, update.spec, step, update.recreateVm ? 'shutdown' : 'update');
+  if (update.hasRunningJobs) await stopSequence(agent, update.spec, step, update.recreateVm ? 'shutdown' : 'update', update.skipDrain ?? false);
   if (update.recreateVm) {
     update.agentId = await update.recreateVm();
     agent = options.agents.forAgent(update.agentId);
@@ -94,12 +109,14 @@ export async function updateInstance(update: InstanceUpdate, canary: boolean, st
   await options.onUpdated?.(update);
 }
 
-export async function stopSequence(agent: AgentClient, spec: ApplySpec | null, step: EventStep | null, drainType = 'update'): Promise<void> {
-  step?.status('executing pre-stop');
-  await runScript(agent, 'pre-stop', { env: { BOSH_VM_NEXT_STATE: 'keep', BOSH_INSTANCE_NEXT_STATE: 'keep', BOSH_DEPLOYMENT_NEXT_STATE: 'keep' } });
-  step?.status('executing drain');
-  const seconds = await agent.call<number>('drain', spec ? [drainType, spec] : [drainType]);
-  if (typeof seconds === 'number' && seconds > 0) await defaultSleep(seconds * 1000);
+export async function stopSequence(agent: AgentClient, spec: ApplySpec | null, step: EventStep | null, drainType = 'update', skipDrain = false): Promise<void> {
+  if (!skipDrain) {
+    step?.status('executing pre-stop');
+    await runScript(agent, 'pre-stop', { env: { BOSH_VM_NEXT_STATE: 'keep', BOSH_INSTANCE_NEXT_STATE: 'keep', BOSH_DEPLOYMENT_NEXT_STATE: 'keep' } });
+    step?.status('executing drain');
+    const seconds = await agent.call<number>('drain', spec ? [drainType, spec] : [drainType]);
+    if (typeof seconds === 'number' && seconds > 0) await defaultSleep(seconds * 1000);
+  }
   step?.status('stopping jobs');
   await agent.call('stop', [], { taskTimeoutMs: STOP_TIMEOUT_MS }).catch((err: Error) => {
     if (!/Timed out waiting for service/.test(err.message)) throw err;
@@ -129,6 +146,11 @@ export async function waitUntilRunning(agent: AgentClient, name: string, minMs: 
   const failing = (state?.processes ?? []).filter((p) => p.state !== 'running').map((p) => p.name);
   const suffix = failing.length ? ` Review logs for failed jobs: ${failing.join(', ')}` : '';
   throw new CapstanError(`'${name}' is not running after update.${suffix}`, 400007, 400);
+}
+
+/** run_script for scripts without an event step (post-deploy on every instance). */
+export async function runInstanceScript(agent: AgentClient, name: string): Promise<void> {
+  await runScript(agent, name, {});
 }
 
 /** run_script; an agent that does not know the method is fine (§6.4). */

@@ -7,10 +7,13 @@ import type { DeploymentManifest } from '../../manifest/types.js';
 import type { Director, TaskContext, TaskJob } from '../context.js';
 import {
   compilePlan, createMissingVms, instanceUpdates, parseManifestFor, planDeployment, recordInstanceUpdate, renderPlan, saveDeployment,
-  type DeploymentPlan,
+  type DeploymentPlan, type InstanceUpdateOptions,
 } from './deployer.js';
+import { interpolatedManifest } from './variables.js';
+import { withAddons } from './addons.js';
+import { releaseInstanceIps } from './planner.js';
 import { deleteInstances, type InstanceRow } from './instance-deleter.js';
-import { updateInstanceGroup } from './instance-updater.js';
+import { inParallel, runInstanceScript, updateInstanceGroup } from './instance-updater.js';
 import { obsoleteInstances, instanceName } from './planner.js';
 import { deleteVm } from './vm-creator.js';
 
@@ -19,6 +22,14 @@ const VM_STATE_TIMEOUT_MS = 5_000;
 export interface UpdateDeploymentPayload {
   deployment_name: string;
   manifest_text: string;
+  recreate?: boolean;
+  fix?: boolean;
+  dry_run?: boolean;
+  /** `*` or a comma list of `<ig>` / `<ig>/<uuid>` (POST /deployments?skip_drain=). */
+  skip_drain?: string | null;
+  /** `<n>` or `<n>%`, overriding every group's update block. */
+  canaries?: string | null;
+  max_in_flight?: string | null;
 }
 
 export interface DeleteDeploymentPayload {
@@ -55,27 +66,103 @@ async function prepare(director: Director, task: TaskContext, manifest: Deployme
   return { plan, rendered };
 }
 
-async function updateGroups(director: Director, task: TaskContext, plan: DeploymentPlan, rendered: Awaited<ReturnType<typeof prepare>>['rendered'], compiled: Awaited<ReturnType<typeof compilePlan>>, start: boolean) {
-  for (const planned of plan.groups) {
-    const updates = await instanceUpdates(director, plan, planned, rendered, compiled, start);
+export interface GroupUpdateOptions extends InstanceUpdateOptions {
+  canaries?: string | null;
+  maxInFlight?: string | null;
+}
+
+/** A count flag (`3` or `30%`) as the update block holds it. */
+function countFlag(value: string): number | string {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/**
+ * Updates the planned groups in manifest order; consecutive `serial: false` groups update in parallel.
+ * Returns whether any instance was updated.
+ */
+async function updateGroups(director: Director, task: TaskContext, plan: DeploymentPlan, rendered: Awaited<ReturnType<typeof prepare>>['rendered'], compiled: Awaited<ReturnType<typeof compilePlan>>, start: boolean, options: GroupUpdateOptions = {}): Promise<boolean> {
+  let changed = false;
+  const updateGroup = async (planned: DeploymentPlan['groups'][number]) => {
+    const updates = await instanceUpdates(director, plan, planned, rendered, compiled, start, options);
+    if (updates.length) changed = true;
+    const update = effectiveUpdate(plan.manifest, planned.group);
     await updateInstanceGroup(planned.group.name, updates, {
       agents: director.agents,
       events: task.events,
-      update: effectiveUpdate(plan.manifest, planned.group),
+      update: {
+        ...update,
+        ...(options.canaries ? { canaries: countFlag(options.canaries) } : {}),
+        ...(options.maxInFlight ? { max_in_flight: countFlag(options.maxInFlight) } : {}),
+      },
       checkpoint: () => task.checkpoint(),
-      onUpdated: (update) => recordInstanceUpdate(director, plan, update),
+      onUpdated: (done) => recordInstanceUpdate(director, plan, done),
     });
+  };
+  for (const batch of serialBatches(plan)) {
+    if (batch.length === 1) await updateGroup(batch[0]);
+    else await inParallel(batch, batch.length, updateGroup, () => task.checkpoint());
+  }
+  return changed;
+}
+
+/** Groups in order, where a run of consecutive `serial: false` groups forms one batch. */
+export function serialBatches(plan: Pick<DeploymentPlan, 'manifest' | 'groups'>): Array<DeploymentPlan['groups']> {
+  const batches: Array<DeploymentPlan['groups']> = [];
+  let parallel: DeploymentPlan['groups'] | null = null;
+  for (const planned of plan.groups) {
+    if (effectiveUpdate(plan.manifest, planned.group).serial === false) {
+      if (!parallel) batches.push((parallel = []));
+      parallel.push(planned);
+    } else {
+      parallel = null;
+      batches.push([planned]);
+    }
+  }
+  return batches;
+}
+
+/** `--skip-drain` value -> which instances skip drain: `*` (all) or `<ig>` / `<ig>/<uuid>` entries. */
+export function skipDrainMatcher(value: string | null | undefined): (group: string, uuid: string) => boolean {
+  if (!value) return () => false;
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+  return (group, uuid) => entries.some((e) => e === '*' || e === 'true' || e === group || e === `${group}/${uuid}`);
+}
+
+/** After a deploy that changed instances: run_script post-deploy on every instance with a VM. */
+async function postDeploy(director: Director, plan: DeploymentPlan): Promise<void> {
+  const agents = plan.groups.flatMap((g) => g.instances.flatMap((i) => (i.vm ? [i.vm.agentId] : [])));
+  await inParallel(agents, 10, (agentId) => runInstanceScript(director.agents.forAgent(agentId), 'post-deploy'));
+}
+
+/** A dry run plans and renders but must leave nothing behind: drop instance rows it created. */
+async function forgetDryRunInstances(director: Director, plan: DeploymentPlan): Promise<void> {
+  for (const instance of plan.groups.flatMap((g) => g.instances)) {
+    if (instance.vm || instance.previousSpec) continue;
+    await releaseInstanceIps(director.db, instance.dbId);
+    await director.db.deleteFrom('rendered_templates_archives').where('instance_id', '=', instance.dbId).execute();
+    await director.db.deleteFrom('instances').where('id', '=', instance.dbId).where('update_completed', '=', 0).execute();
   }
 }
 
 export const updateDeployment: TaskJob = async (director, task, payload: UpdateDeploymentPayload) => {
-  const manifest = parseManifestFor(payload.deployment_name, payload.manifest_text);
+  const manifest = await withAddons(director, await interpolatedManifest(director, payload.deployment_name, payload.manifest_text));
   const { plan, rendered } = await prepare(director, task, manifest, payload.manifest_text, (g) => g.lifecycle !== 'errand');
+  if (payload.dry_run) {
+    await forgetDryRunInstances(director, plan);
+    return `/deployments/${manifest.name}`;
+  }
   const compiled = await compilePlan(director, task, plan);
   const obsolete = await obsoleteInstances(director.db, plan.deploymentId, manifest.instance_groups);
   await deleteInstances(director, task, 'Deleting unneeded instances', obsolete, false);
   await createMissingVms(director, task, plan);
-  await updateGroups(director, task, plan, rendered, compiled, true);
+  const changed = await updateGroups(director, task, plan, rendered, compiled, true, {
+    recreate: payload.recreate ?? false,
+    skipDrain: skipDrainMatcher(payload.skip_drain),
+    canaries: payload.canaries,
+    maxInFlight: payload.max_in_flight,
+    onPlanned: (name, change) => task.debug.info(`Instance ${name}: ${change}`),
+  });
+  if (changed || obsolete.length) await postDeploy(director, plan);
   await saveDeployment(director, plan);
   return `/deployments/${manifest.name}`;
 };
@@ -87,7 +174,11 @@ export const deleteDeployment: TaskJob = async (director, task, payload: DeleteD
   const stage = task.events.beginStage('Removing deployment artifacts', 3);
   await stage.track('Detaching stemcells', () => director.db.deleteFrom('deployments_stemcells').where('deployment_id', '=', deployment.id).execute());
   await stage.track('Detaching releases', () => director.db.deleteFrom('deployments_release_versions').where('deployment_id', '=', deployment.id).execute());
-  await stage.track('Destroying deployment', () => director.db.deleteFrom('deployments').where('id', '=', deployment.id).execute());
+  await stage.track('Destroying deployment', async () => {
+    await director.db.deleteFrom('link_providers').where('deployment_id', '=', deployment.id).execute();
+    await director.db.deleteFrom('deployment_variables').where('deployment_id', '=', deployment.id).execute();
+    await director.db.deleteFrom('deployments').where('id', '=', deployment.id).execute();
+  });
   return `/deployments/${payload.deployment_name}`;
 };
 
@@ -163,7 +254,7 @@ interface ErrandResult {
 export const runErrand: TaskJob = async (director, task, payload: RunErrandPayload) => {
   const deployment = await findDeployment(director, payload.deployment_name);
   if (!deployment.manifest_text) throw notFoundDeployment(payload.deployment_name);
-  const manifest = parseManifestFor(deployment.name, deployment.manifest_text);
+  const manifest = await withAddons(director, await interpolatedManifest(director, deployment.name, deployment.manifest_text));
   const errandGroup = manifest.instance_groups.find((g) => g.name === payload.errand_name && g.lifecycle === 'errand');
   if (!errandGroup) throw new CapstanError(`Errand '${payload.errand_name}' doesn't exist`, 140001, 404);
 

@@ -59,11 +59,44 @@ export async function planInstanceGroup(
   taskId: number,
 ): Promise<PlannedInstance[]> {
   validateAzs(group, cloudConfig);
+  const azs = await balancedAzs(db, deploymentId, group);
   const planned: PlannedInstance[] = [];
   for (let index = 0; index < group.instances; index++) {
-    planned.push(await planInstance(db, deploymentId, group, index, cloudConfig, taskId));
+    planned.push(await planInstance(db, deploymentId, group, index, azs[index], cloudConfig, taskId));
   }
   return planned;
+}
+
+/**
+ * The AZ of every index: an existing instance keeps its AZ while the group still lists it; the others
+ * go, in index order, to the AZ with the fewest instances (ties: the order of the group's `azs`).
+ */
+export async function balancedAzs(db: Db, deploymentId: number, group: InstanceGroup): Promise<Array<string | null>> {
+  const azs = group.azs ?? [];
+  if (azs.length === 0) return Array.from({ length: group.instances }, () => null);
+  const rows = await db
+    .selectFrom('instances')
+    .select(['index', 'availability_zone'])
+    .where('deployment_id', '=', deploymentId)
+    .where('job', '=', group.name)
+    .where('compilation', '=', 0)
+    .where('index', '<', group.instances)
+    .execute();
+  const result: Array<string | null> = Array.from({ length: group.instances }, () => null);
+  const counts = new Map(azs.map((az) => [az, 0]));
+  for (const row of rows) {
+    if (row.availability_zone && counts.has(row.availability_zone)) {
+      result[row.index] = row.availability_zone;
+      counts.set(row.availability_zone, counts.get(row.availability_zone)! + 1);
+    }
+  }
+  for (let index = 0; index < group.instances; index++) {
+    if (result[index] !== null) continue;
+    const az = azs.reduce((best, candidate) => (counts.get(candidate)! < counts.get(best)! ? candidate : best));
+    result[index] = az;
+    counts.set(az, counts.get(az)! + 1);
+  }
+  return result;
 }
 
 function validateAzs(group: InstanceGroup, cloudConfig: CloudConfig): void {
@@ -82,10 +115,10 @@ async function planInstance(
   deploymentId: number,
   group: InstanceGroup,
   index: number,
+  az: string | null,
   cloudConfig: CloudConfig,
   taskId: number,
 ): Promise<PlannedInstance> {
-  const azs = group.azs ?? [];
   let row = await db
     .selectFrom('instances')
     .selectAll()
@@ -94,7 +127,6 @@ async function planInstance(
     .where('index', '=', index)
     .where('compilation', '=', 0)
     .executeTakeFirst();
-  const az = row?.availability_zone && azs.includes(row.availability_zone) ? row.availability_zone : (azs.length ? azs[index % azs.length] : null);
   if (!row) {
     row = await db
       .insertInto('instances')

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { ApplySpecJob, NetworkSettings } from '../../common/protocol.js';
 import type { CloudProperties, VmEnv } from '../../cpi/cpi.js';
 import type { Director } from '../context.js';
-import { issueAgentCertificate, loadAgentCa, type CertificateAuthority } from './agent-cert.js';
+import { issueAgentCertificateAsync, loadAgentCa, type CertificateAuthority } from './agent-cert.js';
 
 export interface VmStemcell {
   name: string;
@@ -67,8 +67,17 @@ export function vmEnv(director: Director, request: VmRequest, mbusCert: NonNulla
 export async function createVm(director: Director, request: VmRequest): Promise<CreatedVm> {
   const agentId = randomUUID();
   const { ca, natsCa } = await certificateMaterial(director);
-  const env = vmEnv(director, request, issueAgentCertificate(ca, agentId, natsCa));
-  const cid = await director.cpi.createVm(agentId, request.stemcell.cid, request.cloudProperties, request.networks, [], env);
+  const env = vmEnv(director, request, await issueAgentCertificateAsync(ca, agentId, natsCa));
+  // NATS must know the agent before the VM boots, or its first connect is refused.
+  await director.natsAuth?.allowAgent(agentId);
+  let cid: string;
+  try {
+    cid = await director.cpi.createVm(agentId, request.stemcell.cid, request.cloudProperties, request.networks, [], env);
+  } catch (err) {
+    director.natsAuth?.settleAgent(agentId);
+    await director.natsAuth?.sync().catch((syncErr) => director.log.warn({ err: syncErr }, 'could not update NATS authorization'));
+    throw err;
+  }
   const row = await director.db
     .insertInto('vms')
     .values({
@@ -81,6 +90,7 @@ export async function createVm(director: Director, request: VmRequest): Promise<
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  director.natsAuth?.settleAgent(agentId); // the vms row now carries it
   const vm = { id: row.id, agentId, cid };
   try {
     await director.db.updateTable('ip_addresses').set({ vm_id: vm.id }).where('instance_id', '=', request.instanceId).execute();
@@ -107,6 +117,7 @@ export async function deleteVm(director: Director, vm: { id: number; cid: string
   if (await director.cpi.hasVm(vm.cid).catch(() => true)) await director.cpi.deleteVm(vm.cid);
   await director.db.updateTable('ip_addresses').set({ vm_id: null }).where('vm_id', '=', vm.id).execute();
   await director.db.deleteFrom('vms').where('id', '=', vm.id).execute();
+  await director.natsAuth?.sync().catch((err) => director.log.warn({ err }, 'could not update NATS authorization'));
 }
 
 /** The private key of the mbus certificate never goes into the DB. */

@@ -38,6 +38,8 @@ export interface RenderedInstance {
 export interface InstanceJob {
   source: JobSource;
   properties: Record<string, unknown>;
+  /** Consumed links by name (links.ts LinkContent), for link() / if_link(). */
+  links?: Record<string, unknown>;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function renderJob(
     ...instanceSpec,
     properties: filterJobProperties(source.manifest, job.properties),
     release: source.release,
+    links: job.links ?? {},
   };
   const errors: string[] = [];
   const render = async (file: string, path: string) => {

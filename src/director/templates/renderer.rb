@@ -46,11 +46,77 @@ module Capstan
     end
   end
 
+  # Dotted property lookup shared by the job's own properties and a link's properties.
+  module PropertyLookup
+    def lookup_property(collection, name)
+      name.to_s.split('.').each do |key|
+        return nil unless collection.is_a?(Hash)
+
+        collection = collection[key]
+      end
+      collection
+    end
+
+    def find_property(raw, args, error_class)
+      names = Array(args[0])
+      names.each do |name|
+        value = lookup_property(raw, name)
+        return value unless value.nil?
+      end
+      return args[1] if args.length == 2
+
+      raise error_class, names
+    end
+
+    def if_property(raw, context, names)
+      values = names.map { |name| lookup_property(raw, name) }
+      return InactiveElseBlock.new(context) if values.any?(&:nil?)
+
+      yield(*values)
+      ActiveElseBlock.new(context)
+    end
+  end
+
+  class UnknownLinkProperty < StandardError
+    def initialize(names)
+      super("Can't find link property '#{names.inspect}'")
+    end
+  end
+
+  # What link("name") returns: the provider's properties, instances and address.
+  class Link
+    include PropertyLookup
+    attr_reader :instances, :properties, :deployment_name, :instance_group
+
+    def initialize(content)
+      @raw_properties = content['properties'] || {}
+      @properties = EvaluationContext.open_struct(@raw_properties)
+      @instances = (content['instances'] || []).map { |i| OpenStruct.new(i) }
+      @address = content['address']
+      @deployment_name = content['deployment_name']
+      @instance_group = content['instance_group']
+    end
+
+    def address(_criteria = {})
+      @address
+    end
+
+    def p(*args)
+      find_property(@raw_properties, args, UnknownLinkProperty)
+    end
+
+    def if_p(*names, &block)
+      if_property(@raw_properties, self, names, &block)
+    end
+  end
+
   class EvaluationContext
+    include PropertyLookup
     attr_reader :spec, :name, :index, :properties, :raw_properties
 
     def initialize(spec_hash)
       @raw_properties = spec_hash['properties'] || {}
+      @links = spec_hash['links'] || {}
       @name = spec_hash['name']
       @index = spec_hash['index']
       @spec = EvaluationContext.open_struct(spec_hash)
@@ -70,42 +136,24 @@ module Capstan
     end
 
     def p(*args)
-      names = Array(args[0])
-      names.each do |name|
-        value = lookup_property(@raw_properties, name)
-        return value unless value.nil?
-      end
-      return args[1] if args.length == 2
-
-      raise UnknownProperty, names
+      find_property(@raw_properties, args, UnknownProperty)
     end
 
-    def if_p(*names)
-      values = names.map { |name| lookup_property(@raw_properties, name) }
-      return InactiveElseBlock.new(self) if values.any?(&:nil?)
+    def if_p(*names, &block)
+      if_property(@raw_properties, self, names, &block)
+    end
 
-      yield(*values)
+    def if_link(name)
+      return InactiveElseBlock.new(self) unless @links.key?(name)
+
+      yield Link.new(@links[name])
       ActiveElseBlock.new(self)
     end
 
-    # Links are not provided yet: an optional link is simply absent.
-    def if_link(_name)
-      InactiveElseBlock.new(self)
-    end
-
     def link(name)
-      raise "Can't find link '#{name}'"
-    end
+      raise "Can't find link '#{name}'" unless @links.key?(name)
 
-    private
-
-    def lookup_property(collection, name)
-      name.to_s.split('.').each do |key|
-        return nil unless collection.is_a?(Hash)
-
-        collection = collection[key]
-      end
-      collection
+      Link.new(@links[name])
     end
   end
 

@@ -134,7 +134,7 @@ test('a changed vm_type replaces the VM: drain for shutdown, stop, delete, creat
   assert.deepEqual(vm.cloudProperties, { size: 'large' });
   assert.deepEqual(director.agents.methods(old.agentId).slice(-4), ['run_script pre-stop', 'drain', 'stop', 'run_script post-stop']);
   assert.equal(director.agents.calls.filter((c) => c.agentId === old.agentId && c.method === 'drain').at(-1)!.args[0], 'shutdown');
-  assert.deepEqual(director.agents.methods(vm.agentId), ['apply', 'apply', 'run_script pre-start', 'start', 'get_state', 'run_script post-start']);
+  assert.deepEqual(director.agents.methods(vm.agentId), ['apply', 'apply', 'run_script pre-start', 'start', 'get_state', 'run_script post-start', 'run_script post-deploy']);
 });
 
 test('vms lists the VM with live job state and IPs', async () => {
