@@ -2,8 +2,8 @@
 // release deployed into a Docker VM, nginx answering over HTTP, monit restarting a killed nginx, the smoke-test
 // errand, and delete-deployment leaving no container behind.
 //
-// The environment is a separate one (its own CAPSTAN_HOME, ports and Docker network 10.245.1.0/24), so the
-// test can run while the user's own `capstan up` environment is running.
+// The environment is a separate one (its own CAPSTAN_HOME, ports and Docker network on a subnet of its own),
+// so the test can run while the user's own `capstan up` environment, or another run of this test, is running.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,11 +13,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const REPO = join(import.meta.dirname, '..', '..');
-const NETWORK = 'capstan-e2e';
-const SUBNET_PREFIX = '10.245.1.';
-const NGINX_IP = `${SUBNET_PREFIX}10`;
-const home = join(homedir(), '.capstan-e2e');
 const work = mkdtempSync(join(tmpdir(), 'capstan-e2e-'));
+const home = join(work, 'home');
+// 10.245.0.0/24 is the default environment's; each run takes another /24 and other ports
+const slot = 1 + (process.pid % 200);
+const NETWORK = `capstan-e2e-${slot}`;
+const SUBNET_PREFIX = `10.245.${slot}.`;
+const NGINX_IP = `${SUBNET_PREFIX}10`;
+const PORTS = { director: 26000 + slot * 4, nats: 26001 + slot * 4, blobstore: 26002 + slot * 4 };
 
 const env: NodeJS.ProcessEnv = { ...process.env, CAPSTAN_HOME: home, CAPSTAN_CACHE: process.env.CAPSTAN_CACHE ?? join(homedir(), '.capstan', 'cache') };
 for (const name of Object.keys(env)) {
@@ -81,7 +84,7 @@ function vms(): VmRow[] {
   return JSON.parse(capstan('--json', '-d', 'nginx', 'vms')).Tables[0].Rows as VmRow[];
 }
 
-/** What an earlier, interrupted run may have left: its processes, VMs and network. */
+/** What an earlier, interrupted run with the same slot may have left (VMs, network); then ours. */
 function cleanUp(): void {
   spawnSync(join(REPO, 'bin', 'capstan'), ['down'], { env, stdio: 'ignore' });
   for (const id of containersOnNetwork()) spawnSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
@@ -91,8 +94,8 @@ function cleanUp(): void {
 before(() => {
   if (skip) return;
   cleanUp();
-  rmSync(home, { recursive: true, force: true });
-  capstan('up', '--cpi', 'docker', '--network', NETWORK, '--subnet', `${SUBNET_PREFIX}0/24`, '--director-port', '25655', '--nats-port', '4322', '--blobstore-port', '25350');
+  capstan('up', '--cpi', 'docker', '--network', NETWORK, '--subnet', `${SUBNET_PREFIX}0/24`,
+    '--director-port', String(PORTS.director), '--nats-port', String(PORTS.nats), '--blobstore-port', String(PORTS.blobstore));
 });
 
 after(() => {
