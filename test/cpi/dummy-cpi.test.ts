@@ -144,11 +144,12 @@ test('simulates a vanished VM, an agent that does not answer, and a missing disk
   const vmCid = await cpi.createVm('agent-fail', stemcellCid, {}, {}, [], {});
   const { pid } = JSON.parse(readFileSync(join(dir, 'cpi', 'vms', vmCid, 'vm.json'), 'utf8')) as { pid: number };
 
+  // signals are delivered asynchronously: the state changes a moment after simulate() returns
   await cpi.simulate({ type: 'agent_unresponsive', vmCid });
-  assert.equal(processState(pid), 'T', 'the agent is stopped');
+  await waitFor(() => (processState(pid) === 'T' ? true : undefined), 'the agent to be stopped');
   assert.equal(await cpi.hasVm(vmCid), true, 'the VM still exists');
   await cpi.simulate({ type: 'agent_unresponsive', vmCid, unresponsive: false });
-  assert.notEqual(processState(pid), 'T');
+  await waitFor(() => (processState(pid) !== 'T' ? true : undefined), 'the agent to run again');
 
   await cpi.simulate({ type: 'vm_vanished', vmCid });
   assert.equal(await cpi.hasVm(vmCid), false);
