@@ -1,5 +1,5 @@
-// Wiring: bootstrap (§4.3) -> job supervisor (monit) -> persistent task resume -> mbus (NATS or
-// HTTPS) -> heartbeats and the monit alert listener. startAgent() is what main.ts runs, and what
+// Wiring: bootstrap (§4.3) -> job supervisor (monit, coming up in the background) -> persistent task
+// resume -> mbus (NATS or HTTPS) -> once monit answers: heartbeats and the monit alert listener. startAgent() is what main.ts runs, and what
 // tests may run in-process.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ import { DummyJobSupervisor } from './supervisor/dummy-supervisor.js';
 import { MonitClient, raceTimeout } from './supervisor/monit-client.js';
 import { RunitMonit, SpawnedMonit, type MonitProcess } from './supervisor/monit-process.js';
 import { MonitJobSupervisor, type JobSupervisor } from './supervisor/job-supervisor.js';
+import { PendingJobSupervisor } from './supervisor/pending-supervisor.js';
 
 export type { AgentPlatform } from './services.js';
 export type JobSupervisorKind = 'monit' | 'dummy' | 'dummy-nats';
@@ -180,7 +181,12 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   let update = await loadUpdateSettings(paths.updateSettings);
   logger.info({ agent_id: settings.agent_id, base: paths.base, supervisor: kind, monit: config.Capstan.Monit }, 'Starting agent');
 
-  const { supervisor, daemon } = await startSupervision(kind, config, paths, logger);
+  // monit takes a second or more to come up: the mbus answers (ping) meanwhile, and whatever needs
+  // monit waits for it through the pending supervisor.
+  const mbus = createMbus(settings, update, paths, logger);
+  const supervision = startSupervision(kind, config, paths, logger);
+  const supervisor: JobSupervisor = kind === 'monit' ? new PendingJobSupervisor(supervision.then((s) => s.supervisor)) : (await supervision).supervisor;
+  let daemon: MonitProcess | undefined;
   const specStore = new SpecStore(paths.spec);
   const blobs = new BlobManager(createBlobstore(effectiveBlobstore(settings, update), paths.blobs), paths, blobstoreCa(settings, update));
   const parallel = Number(settings.env.bosh?.parallel ?? 5) || 5;
@@ -191,7 +197,6 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const reloadSettings = async () => (settings = await loadSettings(sources, paths.settings));
   const cpu = new CpuSampler();
   await cpu.start();
-  const mbus = createMbus(settings, update, paths, logger);
   const restart = options.onRestart ?? defaultRestart(logger);
   const services: AgentServices = {
     platform: options.platform,
@@ -228,6 +233,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   let alerts: AlertListener | undefined;
   try {
     await mbus.start({ factory, tasks: services.tasks, logger });
+    daemon = (await supervision).daemon;
     if (daemon) {
       alerts = await startAlertListener(
         config.Capstan.AlertSmtpPort,
@@ -251,7 +257,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     cpu.stop();
     await alerts?.close();
     await mbus.close().catch(() => undefined);
-    await daemon?.shutdown();
+    // monit may still be coming up: wait for it, so that a spawned one is not left behind
+    await (daemon ?? (await supervision.then((s) => s.daemon, () => undefined)))?.shutdown();
     throw err;
   }
   logger.info({ agent_id: settings.agent_id }, 'Agent ready');

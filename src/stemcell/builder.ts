@@ -72,11 +72,13 @@ function overlayFiles(): OverlayFile[] {
     { path: 'var/vcap/bosh/agent.json', content: `${JSON.stringify(AGENT_CONFIG, null, 2)}\n`, mode: 0o644 },
     { path: 'var/vcap/bosh/etc/monitrc', content: MONITRC, mode: 0o700 },
     {
-      // not linked into /etc/service: the agent enables monit once it has written monit.user
       path: 'etc/sv/monit/run',
       content: '#!/bin/sh\nexec 2>&1\nexec /usr/bin/monit -I -c /var/vcap/bosh/etc/monitrc\n',
       mode: 0o755,
     },
+    // Linked into /etc/service but down: runsv is ready at boot and the agent's `sv start monit`,
+    // once it has written monit.user, takes effect at once (runsvdir rescans only every 5 s).
+    { path: 'etc/sv/monit/down', content: '', mode: 0o644 },
     {
       path: 'etc/sv/agent/run',
       content: `#!/bin/sh\nexec 2>&1\nexport PATH=/var/vcap/bosh/bin:$PATH\nexec /usr/bin/node /${AGENT_BUNDLE} -P ubuntu -C /var/vcap/bosh/agent.json\n`,
@@ -267,7 +269,7 @@ async function addVcapUser(rootfs: string): Promise<void> {
 
 /**
  * runsvdir (PID 1 in the container) supervises /etc/service, which on Debian points at
- * /etc/runit/runsvdir/default. Only the agent runs at boot: Debian's default syslog and sshd
+ * /etc/runit/runsvdir/default. Only the agent runs at boot (monit's service is there, but down): Debian's default syslog and sshd
  * services are disabled and the build-time ssh host keys removed (they would be shared by every VM).
  */
 async function configureServices(rootfs: string): Promise<void> {
@@ -276,6 +278,7 @@ async function configureServices(rootfs: string): Promise<void> {
   await mkdir(serviceDir, { recursive: true });
   for (const name of ['default-syslog', 'ssh']) await unlink(join(serviceDir, name)).catch(() => {});
   await symlink('/etc/sv/agent', join(serviceDir, 'agent'));
+  await symlink('/etc/sv/monit', join(serviceDir, 'monit'));
   const sshDir = join(rootfs, 'etc/ssh');
   const hostKeys = existsSync(sshDir) ? (await readdir(sshDir)).filter((n) => n.startsWith('ssh_host_')) : [];
   for (const name of hostKeys) await unlink(join(sshDir, name));

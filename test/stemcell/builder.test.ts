@@ -126,9 +126,11 @@ test('boots as a Docker VM: runit runs the agent on Node 18, monit starts once e
     assert.match(log, /fake agent up v18\.\d+\.\d+ -P ubuntu -C \/var\/vcap\/bosh\/agent\.json/);
     assert.match(await sh('id vcap'), /uid=1000\(vcap\) gid=1000\(vcap\)/);
     assert.equal((await sh('stat -c %a /var/vcap/bosh/etc/monitrc')).trim(), '700');
-    // what the agent does in runit mode: write monit.user, enable the service, talk to monit
+    // monit's service is linked but down until the agent starts it
+    assert.match(await sh('for i in $(seq 1 50); do sv status /etc/service/monit | grep -q ^down && break; sleep 0.1; done; sv status /etc/service/monit || true'), /^down: \/etc\/service\/monit/);
+    // what the agent does in runit mode: write monit.user, start the service, talk to monit
     const summary = await sh(
-      'echo vcap:pw > /var/vcap/monit/monit.user && ln -s /etc/sv/monit /etc/service/monit && ' +
+      'echo vcap:pw > /var/vcap/monit/monit.user && sv start /etc/service/monit && ' +
         'for i in $(seq 1 50); do monit -c /var/vcap/bosh/etc/monitrc summary >/tmp/s 2>&1 && break; sleep 0.2; done; cat /tmp/s',
     );
     assert.match(summary, /Monit 5\.\d+/);

@@ -1,5 +1,5 @@
 // Starting and reloading the monit daemon itself. Two modes (Capstan agent.json "Monit"):
-//  - runit: the stemcell's /etc/sv/monit service, enabled by symlinking into /etc/service, driven by `sv`;
+//  - runit: the stemcell's /etc/sv/monit service, linked (down) into /etc/service, started with `sv`;
 //  - spawn: the agent spawns `monit -I -c <base>/monit/monitrc` with a generated monitrc (dummy CPI, tests).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ import { raceTimeout, sleep } from './monit-client.js';
 const execFileP = promisify(execFile);
 
 export interface MonitProcess {
-  /** Brings the daemon up (10 tries, 1 s apart). */
+  /** Brings the daemon up (retrying for up to 10 s). */
   start(): Promise<void>;
   /** Makes monit re-read its configuration (callers wait for a new incarnation). */
   restart(): Promise<void>;
@@ -55,10 +55,11 @@ export class RunitMonit implements MonitProcess {
   }
 
   async start(): Promise<void> {
+    // Stemcells link the service (down) at build time, so runsv is already there; older ones did not,
+    // and runsvdir notices a new link only within ~5 s. sv fails until runsv runs: retry briefly.
     const existing = await lstat(this.serviceLink).catch(() => undefined);
     if (!existing) await symlink(this.svDir, this.serviceLink);
-    // runsvdir notices the new service within ~5 s; sv fails until then.
-    await retry(10, 1000, async () => void (await execFileP('sv', ['start', 'monit'])));
+    await retry(100, 100, async () => void (await execFileP('sv', ['start', this.serviceLink])));
   }
 
   async restart(): Promise<void> {
