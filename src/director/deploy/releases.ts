@@ -63,8 +63,23 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function pickVersion<T extends { version: string }>(rows: T[], wanted: string): T | undefined {
-  const sorted = [...rows].sort((a, b) => compareVersions(b.version, a.version));
+// Capstan's own stemcells are versioned `1.<content hash>`: two hashes have no order of their own, so
+// between them the later upload (higher id) is the newer.
+const CONTENT_HASH = /^(?=[0-9a-f]*[a-f])[0-9a-f]{8,}$/;
+
+/** Newest first: by version, and by upload order where versions differ only in a content hash. */
+export function newestFirst<T extends { id: number; version: string }>(rows: T[]): T[] {
+  return [...rows].sort((a, b) => {
+    const pa = a.version.split(/[.+-]/);
+    const pb = b.version.split(/[.+-]/);
+    const i = pa.findIndex((part, n) => part !== pb[n]);
+    if (i >= 0 && CONTENT_HASH.test(pa[i]) && CONTENT_HASH.test(pb[i] ?? '')) return b.id - a.id;
+    return compareVersions(b.version, a.version);
+  });
+}
+
+function pickVersion<T extends { id: number; version: string }>(rows: T[], wanted: string): T | undefined {
+  const sorted = newestFirst(rows);
   if (wanted === 'latest') return sorted[0];
   const prefix = wanted.match(/^(.*)\.latest$/)?.[1];
   if (prefix !== undefined) return sorted.find((r) => r.version === prefix || r.version.startsWith(prefix + '.'));
