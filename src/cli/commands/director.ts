@@ -1,6 +1,7 @@
 // `capstan director -c <config.json>`: the director process (started by `capstan up`).
 // SIGTERM/SIGINT close it cleanly (API, blob server, task worker, DB) before exiting.
 import type { Command } from 'commander';
+import { closeOnSignals } from './lifecycle.js';
 
 export function registerDirectorCommand(program: Command): void {
   program
@@ -11,16 +12,6 @@ export function registerDirectorCommand(program: Command): void {
       const { loadDirectorConfig } = await import('../../director/config.js');
       const { startDirector } = await import('../../director/server.js');
       const running = await startDirector(loadDirectorConfig(opts.config));
-      let stopping = false;
-      const stop = () => {
-        if (stopping) return;
-        stopping = true;
-        running.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      closeOnSignals(running);
     });
 }

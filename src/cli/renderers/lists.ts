@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import type { Table } from './table.js';
 import { formatUnixDate } from './time.js';
+import { compareVersions } from '../../common/versions.js';
 
 export interface DeploymentRow {
   name: string;
@@ -196,22 +197,3 @@ export function errandsTable(errands: Array<{ name: string }>): Table {
   return { content: 'errands', header: ['Name'], sortBy: [0], rows: errands.map((e) => [e.name]) };
 }
 
-/** Release/stemcell versions: dot-separated parts compared numerically when both are numbers (`1.10` > `1.9`). */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+-]/);
-  const pb = b.split(/[.+-]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
-    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
-    if (!Number.isNaN(nx) && !Number.isNaN(ny)) {
-      if (nx !== ny) return nx - ny;
-    } else if (x !== y) {
-      return x < y ? -1 : 1;
-    }
-  }
-  return 0;
-}

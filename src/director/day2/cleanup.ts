@@ -3,7 +3,7 @@
 // releases or DNS blobs yet, so those lists are empty.
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { compareVersions } from '../deploy/releases.js';
+import { compareVersions } from '../../common/versions.js';
 
 const KEEP_NEWEST = 2;
 

@@ -11,6 +11,7 @@ import type { ManifestRelease, ManifestStemcell } from '../../manifest/types.js'
 import { readJobArchive } from '../../release/tarball.js';
 import type { JobSource } from '../templates/render.js';
 import type { VmStemcell } from './vm-creator.js';
+import { compareVersions } from '../../common/versions.js';
 
 type Db = Kysely<Database>;
 
@@ -47,21 +48,6 @@ export interface ResolvedStemcell extends VmStemcell {
 }
 
 /** Orders versions like "1.2.10" > "1.2.9" and "2+dev.3" > "2+dev.2"; numeric segments compare as numbers. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+-]/);
-  const pb = b.split(/[.+-]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
-    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
-    const diff = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x.localeCompare(y);
-    if (diff !== 0) return diff < 0 ? -1 : 1;
-  }
-  return 0;
-}
 
 // Capstan's own stemcells are versioned `1.<content hash>`: two hashes have no order of their own, so
 // between them the later upload (higher id) is the newer.
