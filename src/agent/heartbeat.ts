@@ -16,16 +16,21 @@ export interface HeartbeatDeps {
 }
 
 export async function buildHeartbeat(deps: HeartbeatDeps): Promise<Heartbeat> {
+  // The supervisor calls can wait (for monit to come up at boot); the spec is read after them so that
+  // the heartbeat never pairs an old spec with the processes of a newer one.
+  const jobState = await deps.supervisor.jobState();
+  const numberOfProcesses = await deps.supervisor.numberOfProcesses();
+  const vitals = await deps.vitals();
   const spec = await deps.specStore.read();
   const job = spec.job && 'name' in spec.job ? spec.job.name : null;
   const heartbeat: Heartbeat = {
     deployment: spec.deployment ?? '',
     job: job ?? null,
     index: typeof spec.index === 'number' ? spec.index : null,
-    job_state: await deps.supervisor.jobState(),
-    vitals: await deps.vitals(),
+    job_state: jobState,
+    vitals,
     node_id: spec.id ?? '',
-    number_of_processes: await deps.supervisor.numberOfProcesses(),
+    number_of_processes: numberOfProcesses,
   };
   await writeFile(deps.healthPath, JSON.stringify({ state: heartbeat.job_state }));
   return heartbeat;
