@@ -96,3 +96,17 @@ export const vmNotFound = (vmCid: string) => new CpiError(CpiErrorType.VMNotFoun
 export const diskNotFound = (diskCid: string) => new CpiError(CpiErrorType.DiskNotFound, `Disk '${diskCid}' not found`);
 export const diskNotAttached = (vmCid: string, diskCid: string) =>
   new CpiError(CpiErrorType.DiskNotAttached, `Disk '${diskCid}' is not attached to VM '${vmCid}'`);
+
+/** The settings.json a CPI writes for a new VM's agent: per-VM facts plus the CPI's agent config. */
+export function agentSettings(agent: CpiAgentConfig, agentId: string, vmCid: string, networks: Record<string, NetworkSettings>, env: VmEnv): AgentSettings {
+  return {
+    agent_id: agentId,
+    blobstore: agent.blobstore,
+    disks: { persistent: {} },
+    env: env as AgentSettings['env'],
+    networks,
+    ntp: agent.ntp ?? [],
+    mbus: agent.mbus,
+    vm: { name: vmCid },
+  };
+}

@@ -21,6 +21,7 @@ import * as tar from 'tar';
 import type { AgentSettings, NetworkSettings } from '../../common/protocol.js';
 import { createLogger, type Logger } from '../../common/logging.js';
 import {
+  agentSettings,
   CpiError,
   CpiErrorType,
   diskNotAttached,
@@ -159,7 +160,7 @@ export class DockerCpi implements DiskCpi {
       networks: await this.dockerNetworks(networks),
       disks: await this.existingDisks(diskCids),
     };
-    const settings = this.agentSettings(agentId, spec.name, networks, env);
+    const settings = agentSettings(this.options.agent, agentId, spec.name, networks, env);
     for (const disk of spec.disks) settings.disks.persistent![disk] = diskHint(disk);
     try {
       await this.docker.createVolume({ Name: ephemeralVolume(spec.name), Labels: { [VM_LABEL]: spec.name } });
@@ -365,24 +366,6 @@ export class DockerCpi implements DiskCpi {
     return found;
   }
 
-  private agentSettings(
-    agentId: string,
-    vmCid: string,
-    networks: Record<string, NetworkSettings>,
-    env: VmEnv,
-  ): AgentSettings {
-    const { agent } = this.options;
-    return {
-      agent_id: agentId,
-      blobstore: agent.blobstore,
-      disks: { persistent: {} },
-      env: env as AgentSettings['env'],
-      networks,
-      ntp: agent.ntp ?? [],
-      mbus: agent.mbus,
-      vm: { name: vmCid },
-    };
-  }
 }
 
 function ephemeralVolume(vmCid: string): string {

@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentSettings, NetworkSettings } from '../../common/protocol.js';
 import { createLogger, type Logger } from '../../common/logging.js';
 import {
+  agentSettings,
   CpiError,
   CpiErrorType,
   diskNotAttached,
@@ -149,7 +150,7 @@ export class DummyCpi implements DiskCpi {
     const configPath = goAgent ? join(base, 'agent.json') : join(dir, 'agent.json');
     await mkdir(dirname(settingsPath), { recursive: true });
     await mkdir(base, { recursive: true });
-    await writeFile(settingsPath, JSON.stringify(this.agentSettings(agentId, cid, networks, env)), { mode: 0o600 });
+    await writeFile(settingsPath, JSON.stringify(agentSettings(this.options.agent, agentId, cid, networks, env)), { mode: 0o600 });
     const agentConfig = {
       Platform: { Linux: { UseDefaultTmpDir: true } },
       Infrastructure: { Settings: { Sources: [{ Type: 'File', SettingsPath: settingsPath }] } },
@@ -357,19 +358,6 @@ export class DummyCpi implements DiskCpi {
     await writeFile(record.settings_path, JSON.stringify(change(settings)), { mode: 0o600 });
   }
 
-  private agentSettings(agentId: string, vmCid: string, networks: Record<string, NetworkSettings>, env: VmEnv): AgentSettings {
-    const { agent } = this.options;
-    return {
-      agent_id: agentId,
-      blobstore: agent.blobstore,
-      disks: { persistent: {} },
-      env: env as AgentSettings['env'],
-      networks,
-      ntp: agent.ntp ?? [],
-      mbus: agent.mbus,
-      vm: { name: vmCid },
-    };
-  }
 }
 
 /** cids become file names: refuse anything that could leave the state directory. */
