@@ -53,6 +53,7 @@ const PING_TIMEOUT_MS = 1_000;
 /** Retries on RpcTimeout only (agent_client.rb). */
 const TIMEOUT_RETRIES: Record<string, number> = { get_task: 4, get_state: 2, upload_blob: 3 };
 
+const DRAIN_GRACE_MS = 2000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface PendingRequest {
@@ -109,7 +110,10 @@ export class NatsAgentClientFactory implements AgentClientFactory {
 
   async close(): Promise<void> {
     this.subscription.unsubscribe();
-    await this.nc.drain().catch(() => this.nc.close());
+    // drain() waits for the server: with nats-server gone it would hold the director's shutdown until reconnect
+    const drained = this.nc.drain().catch(() => undefined);
+    await Promise.race([drained, sleep(DRAIN_GRACE_MS)]);
+    if (!this.nc.isClosed()) await this.nc.close();
   }
 
   private async call<T>(agentId: string, method: string, args: unknown[], options: CallOptions): Promise<T> {

@@ -5,12 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../common/logging.js';
 import { LocalBlobstore } from '../blobstore/local.js';
-import { startBlobServer } from '../blobstore/dav-server.js';
+import { startBlobServer, type AgentAccess } from '../blobstore/dav-server.js';
 import type { Cpi } from '../cpi/cpi.js';
 import type { DirectorConfig } from './config.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './db/schema.js';
 import type { Director, TaskJob } from './context.js';
 import { createAgentClientFactory, type AgentClientFactory } from './agent-client.js';
 import { createCpi } from '../cpi/factory.js';
+import { CpiRegistry, configuredCpiBuilder, type CpiBuilder } from './cpis.js';
 import { openDatabase } from './db/index.js';
 import { buildApi } from './api/index.js';
 import { TaskQueue } from './tasks/queue.js';
@@ -30,6 +33,8 @@ export interface RunningDirector {
 export interface DirectorSeams {
   cpi: Cpi;
   cpiName: string;
+  /** Builds the cpi-config's CPIs (default: docker, dummy and external CPIs from their properties). */
+  buildCpi?: CpiBuilder;
   agents: AgentClientFactory;
   log: Logger;
   /** Task jobs by type; defaults to every job the director knows. */
@@ -55,6 +60,7 @@ export async function startDirectorWith(config: DirectorConfig, seams: DirectorS
   let closing: Promise<void> | undefined;
   const closeAll = () => (closing ??= (async () => {
     for (const close of [...closers].reverse()) await close().catch((err) => log.error({ err }, 'Closing the director failed'));
+    log.info('Director stopped');
   })());
   try {
     const db = await openDatabase(config.db);
@@ -71,6 +77,7 @@ export async function startDirectorWith(config: DirectorConfig, seams: DirectorS
       password: config.blobstore.server.password,
       tls,
       log,
+      agents: agentBlobAccess(config, db),
     });
     closers.push(() => blobServer.close());
 
@@ -83,6 +90,7 @@ export async function startDirectorWith(config: DirectorConfig, seams: DirectorS
       blobstore: new LocalBlobstore(config.blobstore.path),
       cpi: seams.cpi,
       cpiName: seams.cpiName,
+      cpis: new CpiRegistry(db, seams.cpi, seams.cpiName, seams.buildCpi ?? configuredCpiBuilder(config)),
       agents: seams.agents,
       log,
     };
@@ -102,4 +110,12 @@ export async function startDirectorWith(config: DirectorConfig, seams: DirectorS
     await closeAll();
     throw err;
   }
+}
+
+/** Agents reach the blob server with their VM's credential, for as long as the VM exists. */
+function agentBlobAccess(config: DirectorConfig, db: Kysely<Database>): AgentAccess {
+  return {
+    secret: config.blobstore.server.password,
+    hasVm: async (agentId) => (await db.selectFrom('vms').select('id').where('agent_id', '=', agentId).executeTakeFirst()) !== undefined,
+  };
 }

@@ -1,8 +1,8 @@
 // Generates the director config (src/director/config.ts schema) for the local environment.
 // Passwords and the uuid survive re-runs: they are read back from the previous config.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DirectorConfig } from '../director/config.js';
 import { certificateSubject } from '../director/nats-auth/authorization.js';
 import type { EnvironmentPaths } from './paths.js';
@@ -15,6 +15,13 @@ export interface LocalDirectorSettings {
   natsPort: number;
   blobstorePort: number;
   dockerNetwork: { name: string; subnet: string; gateway: string };
+  /** The director DB; SQLite under the home when absent. */
+  database?: DirectorConfig['db'];
+}
+
+/** `--database`: a postgres:// URL, or the path of a SQLite file. */
+export function parseDatabase(value: string): DirectorConfig['db'] {
+  return /^postgres(ql)?:\/\//.test(value) ? { adapter: 'postgres', url: value } : { adapter: 'sqlite', database: value };
 }
 
 interface Secrets {
@@ -67,7 +74,9 @@ export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDire
       { name: 'admin', password: secrets.adminPassword },
       { name: MONITOR_USER, password: secrets.monitorPassword },
     ],
-    db: { adapter: 'sqlite', database: paths.directorDb },
+    db: settings.database ?? { adapter: 'sqlite', database: paths.directorDb },
+    // outside the director's state dir: a copy of db + blobstore alone does not decrypt the variables
+    variables_key_path: paths.variablesKey,
     blobstore: {
       path: paths.blobstore,
       server: { bind: '0.0.0.0', port: settings.blobstorePort, user: 'blobstore', password: secrets.blobstorePassword },
@@ -95,7 +104,7 @@ export function buildDirectorConfig(paths: EnvironmentPaths, settings: LocalDire
 }
 
 /** Ports and Docker network of the environment's previous config, so that a plain `capstan up` keeps them. */
-export function previousNetworkSettings(path: string): Partial<Pick<LocalDirectorSettings, 'directorPort' | 'natsPort' | 'blobstorePort' | 'dockerNetwork'>> {
+export function previousNetworkSettings(path: string): Partial<Pick<LocalDirectorSettings, 'directorPort' | 'natsPort' | 'blobstorePort' | 'dockerNetwork' | 'database'>> {
   if (!existsSync(path)) return {};
   try {
     const old = JSON.parse(readFileSync(path, 'utf8')) as DirectorConfig;
@@ -105,8 +114,17 @@ export function previousNetworkSettings(path: string): Partial<Pick<LocalDirecto
       natsPort: Number(new URL(old.nats.url).port),
       blobstorePort: old.blobstore.server.port,
       dockerNetwork: docker,
+      database: old.db,
     };
   } catch {
     return {};
   }
+}
+
+/** Environments made before the key moved out of director/ keep their key (and so their variables). */
+export function moveLegacyVariablesKey(paths: EnvironmentPaths): void {
+  const legacy = join(paths.directorDir, 'variables.key');
+  if (!existsSync(legacy) || existsSync(paths.variablesKey)) return;
+  mkdirSync(dirname(paths.variablesKey), { recursive: true, mode: 0o700 });
+  renameSync(legacy, paths.variablesKey);
 }

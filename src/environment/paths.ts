@@ -29,6 +29,8 @@ export interface EnvironmentPaths {
   directorDir: string;
   directorConfig: string;
   directorDb: string;
+  /** The key that encrypts generated variables (kept out of director/, see director-config.ts). */
+  variablesKey: string;
   blobstore: string;
   logs: string;
   natsLog: string;
@@ -69,6 +71,7 @@ export function environmentPaths(home: string): EnvironmentPaths {
     directorDir,
     directorConfig: join(directorDir, 'config.json'),
     directorDb: join(directorDir, 'db.sqlite'),
+    variablesKey: join(home, 'keys', 'variables.key'),
     blobstore: join(home, 'blobstore'),
     logs,
     natsLog: join(logs, 'nats.log'),

@@ -9,11 +9,12 @@ import { promisify } from 'node:util';
 import { DirectorClient } from '../cli/director-client.js';
 import { REPO_ROOT } from '../cli/repo.js';
 import { ensureCertificates } from './certs.js';
-import { buildDirectorConfig, previousNetworkSettings } from './director-config.js';
+import { buildDirectorConfig, moveLegacyVariablesKey, parseDatabase, previousNetworkSettings } from './director-config.js';
 import { buildMonitorConfig } from './monitor-config.js';
 import { readEnvironmentFile, writeEnvironmentFile, writeSecretFile, type EnvironmentFile } from './env-file.js';
 import { writeNatsServerConfig } from './nats.js';
 import { capstanHome, environmentPaths, NATS_AUTHORIZATION_FILE, type EnvironmentPaths } from './paths.js';
+import type { DirectorConfig } from '../director/config.js';
 import { authorizationConfig, certificateSubject, directorUser, monitorUser } from '../director/nats-auth/authorization.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 
@@ -45,12 +46,16 @@ export interface UpOptions {
   blobstorePort?: number;
   /** The Docker network VMs join (default `capstan`, 10.245.0.0/24); its gateway is the host's address. */
   network?: { name: string; subnet: string };
+  /** Director DB: a postgres:// URL or a SQLite path (default: SQLite under the home, or what it used before). */
+  database?: string;
   natsServerBinary?: string;
   /** Creates the docker network (defaults to the Docker CPI's ensureNetwork). */
   ensureNetwork?: (network: DockerNetwork) => Promise<void>;
   /** Progress lines for the user (never secrets). */
   say?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** The director's agent timeouts (director config `agent_timeouts`); default: what the previous config had. */
+  agentTimeouts?: DirectorConfig['agent_timeouts'];
 }
 
 export interface UpResult {
@@ -117,7 +122,11 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     say(`Started nats-server on ${hostAddress}:${ports.natsPort} (pid ${pid}), log ${paths.natsLog}`);
   }
 
-  const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: network, ...ports });
+  const database = options.database ? parseDatabase(options.database) : previous.database;
+  moveLegacyVariablesKey(paths);
+  const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: network, database, ...ports });
+  const agentTimeouts = options.agentTimeouts ?? previousAgentTimeouts(paths.directorConfig);
+  if (agentTimeouts) config.agent_timeouts = agentTimeouts;
   writeSecretFile(paths.directorConfig, JSON.stringify(config, null, 2) + '\n');
   const env: EnvironmentFile = {
     name: config.name,
@@ -150,6 +159,15 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
   writeEnvironmentFile(paths.envFile, env);
   await ensureMonitor(paths, buildMonitorConfig(paths, config, env.url, ports.directorPort + MONITOR_PORT_OFFSET), { say, started, alreadyRunning });
   return { env, paths, started, alreadyRunning };
+}
+
+/** An operator's (or a test's) `agent_timeouts` survive a plain `capstan up`. */
+function previousAgentTimeouts(path: string): DirectorConfig['agent_timeouts'] {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as Partial<DirectorConfig>).agent_timeouts;
+  } catch {
+    return undefined;
+  }
 }
 
 // 25555 + 368 = 25923, bosh-monitor's port; a second environment's monitor moves with its director.

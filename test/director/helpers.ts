@@ -11,6 +11,7 @@ import type { AgentClientFactory } from '../../src/director/agent-client.js';
 import type { DirectorConfig } from '../../src/director/config.js';
 import type { TaskJob } from '../../src/director/context.js';
 import { startDirectorWith, type RunningDirector } from '../../src/director/server.js';
+import { testDatabase } from '../support/test-db.js';
 
 export const ADMIN = { name: 'admin', password: 'test-admin-password' };
 export const BLOB_USER = { user: 'blob-user', password: 'blob-password' };
@@ -54,7 +55,7 @@ export function makeConfig(dir: string): DirectorConfig {
     base_dir: join(dir, 'director'),
     tls: { certificate_path: join(dir, 'director.pem'), private_key_path: join(dir, 'director.key') },
     users: [ADMIN],
-    db: { adapter: 'sqlite', database: join(dir, 'director', 'db.sqlite') },
+    db: testDatabase(join(dir, 'director', 'db.sqlite')),
     blobstore: {
       path: join(dir, 'blobstore'),
       server: { bind: '127.0.0.1', port: 0, ...BLOB_USER },

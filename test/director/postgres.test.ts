@@ -2,42 +2,22 @@
 // Runs a throwaway cluster (unix socket only, no TCP) when PostgreSQL's server binaries are installed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { openDatabase } from '../../src/director/db/index.js';
 import { recoverInterruptedTasks } from '../../src/director/tasks/worker.js';
+import { postgresUnavailable, startPostgresCluster, type PostgresCluster } from '../support/test-db.js';
 import { makeConfig, makeTempDir, startTestDirector, taskIdFrom, type TestDirector } from './helpers.js';
 
-function findPgBin(): string | null {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return null;
-  const version = readdirSync(root).sort((a, b) => Number(b) - Number(a)).find((v) => existsSync(join(root, v, 'bin', 'initdb')));
-  return version ? join(root, version, 'bin') : null;
-}
+const skip = postgresUnavailable() ?? false;
 
-const pgBin = findPgBin();
-const canRun = pgBin !== null && process.getuid?.() === 0;
-const skip = canRun ? false : 'PostgreSQL server binaries (/usr/lib/postgresql/*/bin) not installed or not root: skipping';
-
-let temp: ReturnType<typeof makeTempDir>;
+let cluster: PostgresCluster | undefined;
 let url = '';
-const asPostgres = (cmd: string) => execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', cmd], { stdio: 'pipe' });
 
 before(() => {
-  if (!canRun) return;
-  temp = makeTempDir('director-pg');
-  chownSync(temp.dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), 0);
-  const port = 20000 + Math.floor(Math.random() * 20000); // names the socket file only: no TCP listener
-  asPostgres(`${pgBin}/initdb -D ${temp.dir}/data -U postgres --auth=trust >/dev/null`);
-  asPostgres(`${pgBin}/pg_ctl -D ${temp.dir}/data -o "-p ${port} -k ${temp.dir} -c listen_addresses=''" -w -l ${temp.dir}/pg.log start`);
-  url = `postgres://postgres@localhost/postgres?host=${encodeURIComponent(temp.dir)}&port=${port}`;
+  if (skip) return;
+  cluster = startPostgresCluster();
+  url = cluster.createDatabase();
 });
-after(() => {
-  if (!canRun) return;
-  asPostgres(`${pgBin}/pg_ctl -D ${temp.dir}/data -m immediate stop`);
-  temp.remove();
-});
+after(() => cluster?.stop());
 
 test('the director runs on PostgreSQL: migrations, tasks with locks, output columns, crash recovery', { skip }, async () => {
   const work = makeTempDir('director-pg-work');

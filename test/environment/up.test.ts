@@ -108,3 +108,20 @@ async function healthz(port: number): Promise<string> {
   }
   return 'no answer';
 }
+
+test('the director stops cleanly on SIGTERM when nats-server is already gone; its variables key lives outside director/', async () => {
+  const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
+  await up({ home, cpi: 'dummy', ...ports });
+  const config = JSON.parse(readFileSync(paths.directorConfig, 'utf8'));
+  assert.equal(config.variables_key_path, paths.variablesKey);
+  assert.ok(!paths.variablesKey.startsWith(paths.directorDir + '/'), 'a copy of director/ alone cannot decrypt variables');
+
+  process.kill(runningPid(paths.natsPid, 'nats-server')!, 'SIGKILL');
+  const directorPid = runningPid(paths.directorPid, 'director')!;
+  process.kill(directorPid, 'SIGTERM');
+  for (let i = 0; i < 600 && runningPid(paths.directorPid, 'director') !== undefined; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(runningPid(paths.directorPid, 'director'), undefined, 'the director exited on SIGTERM');
+  // a director that hung on the dead NATS connection would be SIGKILLed by `down` and never log this
+  assert.match(readFileSync(paths.directorLog, 'utf8'), /Director stopped/);
+  await down({ home });
+});

@@ -18,6 +18,7 @@ import { DirectorClient, type Task, type TaskReporter } from '../../src/cli/dire
 import { readEnvironmentFile } from '../../src/environment/env-file.js';
 import { environmentPaths, type EnvironmentPaths } from '../../src/environment/paths.js';
 import { down, up } from '../../src/environment/up.js';
+import { testDatabaseFlag } from './test-db.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const DEPLOYMENT = 'day2';
@@ -181,7 +182,7 @@ export async function startDay2Env(instances = 2): Promise<Day2Env> {
   const work = mkdtempSync(join(tmpdir(), 'capstan-day2-work-'));
   const runRoot = join(work, 'run');
   const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
-  await up({ home, cpi: 'dummy', ...ports });
+  await up({ home, cpi: 'dummy', ...ports, database: testDatabaseFlag() });
   const paths = environmentPaths(home);
   const envFile = readEnvironmentFile(paths.envFile)!;
   const client = new DirectorClient({ url: envFile.url, caCert: readFileSync(envFile.ca_cert_path, 'utf8'), client: envFile.client, clientSecret: envFile.client_secret }, { pollIntervalMs: 200 });

@@ -11,6 +11,7 @@ import { create as createTar } from 'tar';
 import { DirectorClient } from '../../src/cli/director-client.js';
 import { DEFAULT_AGENT_BUNDLE } from '../../src/cpi/dummy/dummy-cpi.js';
 import { down, up } from '../../src/environment/up.js';
+import { testDatabaseFlag } from './test-db.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 
@@ -52,7 +53,7 @@ export async function startDummyEnvironment(prefix = 'capstan-dummy-env'): Promi
   const work = join(home, 'work');
   mkdirSync(work);
   const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
-  const { env: target, paths } = await up({ home, cpi: 'dummy', ...ports });
+  const { env: target, paths } = await up({ home, cpi: 'dummy', ...ports, database: testDatabaseFlag() });
   const processEnv: NodeJS.ProcessEnv = { ...process.env, CAPSTAN_HOME: home };
   for (const name of Object.keys(processEnv)) {
     if (/^(BOSH|CAPSTAN)_(ENVIRONMENT|CA_CERT|CLIENT|CLIENT_SECRET|DEPLOYMENT)$/.test(name)) delete processEnv[name];

@@ -8,10 +8,13 @@ export function registerDirectorCommand(program: Command): void {
     .command('director')
     .description('run the director')
     .requiredOption('-c, --config <path>', 'director config (JSON)')
-    .action(async (opts: { config: string }) => {
+    .option('--database <url>', "DB instead of the config's: postgres://user:pass@host/db, or a SQLite file")
+    .action(async (opts: { config: string; database?: string }) => {
       const { loadDirectorConfig } = await import('../../director/config.js');
       const { startDirector } = await import('../../director/server.js');
-      const running = await startDirector(loadDirectorConfig(opts.config));
+      const { parseDatabase } = await import('../../environment/director-config.js');
+      const config = loadDirectorConfig(opts.config);
+      const running = await startDirector(opts.database ? { ...config, db: parseDatabase(opts.database) } : config);
       closeOnSignals(running);
     });
 }

@@ -15,6 +15,7 @@ export function registerEnvironmentCommands(program: Command, wrap: Wrap): void 
     .option('--blobstore-port <port>', 'embedded blobstore port (default 25250)', toPort)
     .option('--network <name>', 'Docker network for VMs (default capstan)')
     .option('--subnet <cidr>', 'subnet of a new Docker network (default 10.245.0.0/24); its first address is the host')
+    .option('--database <url>', 'director DB: postgres://user:pass@host/db, or a SQLite file (default $CAPSTAN_HOME/director/db.sqlite)')
     .action(
       wrap(async (ctx, opts: UpFlags) => {
         const { up } = await import('../../environment/up.js');
@@ -26,6 +27,7 @@ export function registerEnvironmentCommands(program: Command, wrap: Wrap): void 
           natsPort: opts.natsPort,
           blobstorePort: opts.blobstorePort,
           network,
+          database: opts.database,
           say: (line) => ctx.ui.endLine(line),
         });
         ctx.ui.endLine(`Environment '${result.env.name}' is running at ${result.env.url} (CPI '${result.env.cpi}')`);
@@ -179,6 +181,7 @@ interface UpFlags {
   blobstorePort?: number;
   network?: string;
   subnet?: string;
+  database?: string;
 }
 
 function toPort(value: string): number {

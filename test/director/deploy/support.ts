@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { openDatabase } from '../../../src/director/db/index.js';
+import { testDatabase, usePostgres } from '../../support/test-db.js';
 import { BlobNotFound, type Blobstore } from '../../../src/blobstore/blobstore.js';
 import type { Director } from '../../../src/director/context.js';
 import type { DirectorConfig } from '../../../src/director/config.js';
@@ -70,7 +71,7 @@ export async function testDirector(agents = new FakeAgents(), readyOnCreate = tr
     agent_ca: { certificate_path: join(root, 'ca.pem'), private_key_path: join(root, 'ca.key') },
     nats: { url: 'nats://127.0.0.1:1', agent_url: 'nats://127.0.0.1:1', ca_path: join(root, 'ca.pem'), client_certificate_path: '', client_private_key_path: '' },
   } as unknown as DirectorConfig;
-  const db = await openDatabase({ adapter: 'sqlite', database: ':memory:' });
+  const db = await openDatabase(usePostgres() ? testDatabase('') : { adapter: 'sqlite', database: ':memory:' });
   const cpi = new FakeCpi((vm) => {
     if (readyOnCreate) agents.ready.add(vm.agentId);
   });
