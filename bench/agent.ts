@@ -1,17 +1,18 @@
 // Agent figures (issue 3): cold start to first heartbeat, apply+start -> running for a one-package
-// job, idle RSS, CPU time per heartbeat. The agent is the esbuild bundle (dist/capstan-agent.cjs,
-// built if missing) with -P dummy and a spawned real monit, driven over a real nats-server (mTLS).
+// job, idle RSS after 5 minutes, CPU time per heartbeat. The agent is the esbuild bundle
+// (dist/capstan-agent.cjs, rebuilt first) started with the production node flags
+// (src/agent/node-flags.ts) and -P dummy, a spawned real monit, driven over a real nats-server (mTLS).
 //
-//   npm run bench -- agent [--idle-seconds 60]      (the issue's target window is 300 s)
+//   npm run bench -- agent [--idle-seconds 300]
 //   CAPSTAN_AGENT_NODE=/path/to/node18 npm run bench -- agent    (the stemcell's Node version)
+//   CAPSTAN_AGENT_NODE_FLAGS="..." / CAPSTAN_AGENT_BUNDLE=<file>  (experiments: other flags, bundle)
 //
-// Targets (issue 3): idle RSS <= 45 MB; first heartbeat < 1 s after NATS is reachable.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+// Targets (issue 3): idle RSS <= 45 MB; first heartbeat < 1 s after NATS is reachable. The bench also
+// prints the RSS of an empty node process with the same binary and flags: the agent cannot go below it.
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentEnv, REPO, sleep, waitFor } from '../test/agent/harness.js';
+import { AgentEnv, REPO, agentNodeFlags, renderedJobBlob, sha1, sleep, tarballBlob, waitFor } from '../test/agent/harness.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,31 +34,12 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
-const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex');
 const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
 
 /** A one-package job whose process is a `sleep`, as blobs in the local blobstore. */
 async function oneJobSpec(env: AgentEnv) {
-  const work = join(env.dir, 'bench-build');
-  const job = join(work, 'rendered', 'benchjob');
-  const run = join(env.base, 'sys', 'run', 'benchjob');
-  await mkdir(join(job, 'bin'), { recursive: true });
-  await writeFile(
-    join(job, 'monit'),
-    `check process benchjob\n  with pidfile ${run}/benchjob.pid\n  start program "${env.base}/jobs/benchjob/bin/ctl start"\n  stop program "${env.base}/jobs/benchjob/bin/ctl stop"\n  group vcap\n`,
-  );
-  await writeFile(
-    join(job, 'bin', 'ctl'),
-    `#!/bin/bash\ncase "$1" in\n  start) mkdir -p ${run}; setsid sleep 100003 </dev/null >/dev/null 2>&1 & echo $! > ${run}/benchjob.pid ;;\n  stop) kill "$(cat ${run}/benchjob.pid)"; rm -f ${run}/benchjob.pid ;;\nesac\n`,
-  );
-  execFileSync('tar', ['-czf', join(work, 'rendered.tgz'), '-C', join(work, 'rendered'), './benchjob']);
-  const archive = readFileSync(join(work, 'rendered.tgz'));
-  await writeFile(join(env.blobDir, 'bench-rendered'), archive);
-  await mkdir(join(work, 'pkg'), { recursive: true });
-  await writeFile(join(work, 'pkg', 'file.txt'), 'x'.repeat(100_000));
-  execFileSync('tar', ['-czf', join(work, 'pkg.tgz'), '-C', join(work, 'pkg'), '.']);
-  const pkg = readFileSync(join(work, 'pkg.tgz'));
-  await writeFile(join(env.blobDir, 'bench-pkg'), pkg);
+  const archive = await renderedJobBlob(env, 'bench-rendered', 'benchjob', { sleepArg: 100003 });
+  const pkg = await tarballBlob(env, 'bench-pkg', { 'file.txt': 'x'.repeat(100_000) });
   return {
     deployment: 'bench',
     name: 'bench',
@@ -71,17 +53,32 @@ async function oneJobSpec(env: AgentEnv) {
   };
 }
 
+/** RSS of a node process that does nothing, with the agent's binary and flags. */
+async function emptyNodeRssKb(node: string, flags: string[]): Promise<number> {
+  const child = spawn(node, [...flags, '-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  try {
+    await sleep(2000);
+    return rssKb(child.pid!);
+  } finally {
+    child.kill();
+  }
+}
+
 async function main(): Promise<void> {
-  const idleSeconds = Number(arg('idle-seconds', '60'));
-  const bundle = join(REPO, 'dist', 'capstan-agent.cjs');
-  if (!existsSync(bundle)) execFileSync(process.execPath, [join(REPO, 'scripts', 'build-agent.mjs')], { stdio: 'inherit' });
+  const idleSeconds = Number(arg('idle-seconds', '300'));
+  // the bundle of the current sources, unless CAPSTAN_AGENT_BUNDLE names another one
+  const bundle = process.env.CAPSTAN_AGENT_BUNDLE ?? join(REPO, 'dist', 'capstan-agent.cjs');
+  if (!process.env.CAPSTAN_AGENT_BUNDLE) execFileSync(process.execPath, [join(REPO, 'scripts', 'build-agent.mjs')], { stdio: 'inherit' });
   process.env.CAPSTAN_AGENT_BUNDLE = bundle;
   const env = new AgentEnv({ heartbeatMs: 30_000 });
   try {
     await env.setup();
     const agentNode = process.env.CAPSTAN_AGENT_NODE ?? process.execPath;
     const nodeVersion = execFileSync(agentNode, ['--version']).toString().trim();
-    console.log(`agent bundle dist/capstan-agent.cjs on node ${nodeVersion} (CAPSTAN_AGENT_NODE), monit poll 1 s (stemcells: 10 s)`);
+    const flags = agentNodeFlags();
+    console.log(`agent bundle ${bundle} on node ${nodeVersion} (CAPSTAN_AGENT_NODE), monit poll 1 s (stemcells: 10 s)`);
+    console.log(`node flags: ${flags.join(' ') || '(none)'} (CAPSTAN_AGENT_NODE_FLAGS)`);
+    console.log(`empty node process, same binary and flags: ${mb(await emptyNodeRssKb(agentNode, flags))} RSS (the floor under the agent's figure)`);
 
     // 1. Cold start: process spawn -> first heartbeat on NATS (NATS already reachable).
     const t0 = performance.now();

@@ -1,11 +1,18 @@
 // Deploy wall time for 1, 10 and 100 instances with the dummy CPI: `capstan up` in a temporary home
-// (real nats-server with mutual TLS, the real director process), VMs as Capstan agent processes each
-// with the real monit, one job running a process under monit, max_in_flight 10, the release's
-// package compiled once by a warm-up deploy (so the measured deploys reuse the compiled package).
-// Prints the wall time of each `capstan deploy` and the director's RSS after it.
+// (real nats-server with mutual TLS, the real director process), VMs as Capstan agent processes,
+// max_in_flight 10, the release's package compiled once by a warm-up deploy (so the measured deploys
+// reuse the compiled package). Prints the wall time of each `capstan deploy`, the director's CPU
+// time during it and its RSS after it.
 //
-//   npm run bench -- deploy [--sizes 1,10,100]
-import { mkdirSync, writeFileSync } from 'node:fs';
+// By default the agents run BOSH's dummy job supervisor (`-M dummy-nats`, director config
+// `cpi.supervisor: dummy`), as BOSH's own dummy CPI starts its agents: no monit per VM, jobs report
+// running as soon as they are started, so the figures measure the director, NATS and the agents'
+// mbus/apply path. `--supervisor monit` runs the real monit per VM with the job's process under it
+// (what the acceptance tests use).
+//
+//   npm run bench -- deploy [--sizes 1,10,100] [--supervisor dummy|monit] [--watch-time MIN-MAX]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { dummyEnvironmentSkip, startDummyEnvironment, writeReleaseDir, type DummyEnvironment } from '../test/support/dummy-env.js';
@@ -16,6 +23,12 @@ function arg(name: string, fallback: string): string {
 }
 
 const sizes = arg('sizes', '1,10,100').split(',').map(Number);
+const supervisorArg = arg('supervisor', 'dummy');
+if (supervisorArg !== 'dummy' && supervisorArg !== 'monit') throw new Error(`--supervisor must be dummy or monit, not '${supervisorArg}'`);
+const supervisor: 'dummy' | 'monit' = supervisorArg;
+// With the dummy supervisor jobs are running right after `start`: a short canary/update watch time is
+// enough; with monit the first get_state comes after monit's first cycle (1 s).
+const watchTime = arg('watch-time', supervisor === 'dummy' ? '100-5000' : '1000-60000');
 
 function release(dir: string, root: string): string {
   const run = `${root}/<%= spec.id %>`;
@@ -39,7 +52,7 @@ function manifest(name: string, instances: number): string {
     name,
     releases: [{ name: 'bench', version: 'latest' }],
     stemcells: [{ alias: 'default', os: 'debian-bookworm', version: 'latest' }],
-    update: { canaries: 1, max_in_flight: 10, canary_watch_time: '1000-60000', update_watch_time: '1000-60000' },
+    update: { canaries: 1, max_in_flight: 10, canary_watch_time: watchTime, update_watch_time: watchTime },
     instance_groups: [{
       name: 'worker', instances, azs: ['z1', 'z2'], vm_type: 'default', stemcell: 'default', networks: [{ name: 'default' }],
       jobs: [{ name: 'worker', release: 'bench' }],
@@ -55,12 +68,24 @@ async function timedDeploy(env: DummyEnvironment, name: string, instances: numbe
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+/** user + system CPU seconds of the director process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+function directorCpuSeconds(home: string): number {
+  const pid = readFileSync(join(home, 'run', 'director.pid'), 'utf8').trim();
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function main(): Promise<void> {
   if (dummyEnvironmentSkip) {
     console.log(`deploy bench skipped: ${dummyEnvironmentSkip}`);
     return;
   }
-  const env = await startDummyEnvironment('capstan-bench-deploy');
+  const env = await startDummyEnvironment('capstan-bench-deploy', { supervisor });
+  console.log(supervisor === 'dummy'
+    ? 'agents: Capstan agent processes with the dummy job supervisor (-M dummy-nats, no monit, no job processes), as BOSH\'s dummy CPI runs them'
+    : 'agents: Capstan agent processes each running the real monit, the job\'s process under it');
+  console.log(`update: canaries 1, max_in_flight 10, canary/update watch time ${watchTime} ms; node ${process.version}, ${cpus().length} CPUs`);
+  const directorCpu = () => directorCpuSeconds(env.home);
   const deployments: string[] = [];
   try {
     const root = join(env.home, 'jobs-root');
@@ -83,12 +108,14 @@ async function main(): Promise<void> {
     deployments.push('warmup');
     const warm = await timedDeploy(env, 'warmup', 1);
     console.log(`warm-up deploy (compiles the package): ${warm.toFixed(1)} s, director RSS ${(env.directorRssKb() / 1024).toFixed(0)} MB`);
-    console.log('instances  wall time  director RSS');
+    console.log('instances  wall time  director CPU  director RSS');
     for (const size of sizes) {
       const name = `bench-${size}`;
       deployments.push(name);
+      const cpuBefore = directorCpu();
       const seconds = await timedDeploy(env, name, size);
-      console.log(`${String(size).padStart(9)}  ${seconds.toFixed(1).padStart(7)} s  ${(env.directorRssKb() / 1024).toFixed(0).padStart(8)} MB`);
+      const cpu = directorCpu() - cpuBefore;
+      console.log(`${String(size).padStart(9)}  ${seconds.toFixed(1).padStart(7)} s  ${cpu.toFixed(1).padStart(10)} s  ${(env.directorRssKb() / 1024).toFixed(0).padStart(9)} MB`);
     }
   } finally {
     for (const name of deployments.reverse()) await env.capstan('-d', name, 'delete-deployment', '--force');

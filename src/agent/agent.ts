@@ -3,7 +3,7 @@
 // tests may run in-process.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentSettings, Heartbeat } from '../common/protocol.js';
+import type { AgentSettings, Heartbeat, MbusCert } from '../common/protocol.js';
 import { createLogger, type Logger } from '../common/logging.js';
 import { Applier } from './applier/applier.js';
 import { SpecStore } from './applier/spec.js';
@@ -17,7 +17,7 @@ import { HttpsHandler } from './mbus/https-handler.js';
 import { NatsHandler } from './mbus/nats-handler.js';
 import { TaskManager, TaskStore } from './mbus/task-manager.js';
 import { DiskManager, DummyMounter, LinuxMounter } from './platform/disks.js';
-import { bootstrapLayout, ensureAlertsMonitrc, ensureMonitUser, writeFileAtomic } from './platform/layout.js';
+import { bootstrapLayout, ensureAlertsMonitrc, ensureMonitUser, mountRunDirTmpfs, runDirTmpfsSize, writeFileAtomic } from './platform/layout.js';
 import { vcapPaths, type VcapPaths } from './platform/paths.js';
 import { CpuSampler, collectVitals } from './platform/vitals.js';
 import type { AgentPlatform, AgentServices } from './services.js';
@@ -90,7 +90,9 @@ async function startSupervision(kind: JobSupervisorKind, config: AgentConfig, pa
     await daemon.shutdown();
     throw new Error(`Starting monit: ${err.message}`);
   });
-  return { supervisor: new MonitJobSupervisor(paths, monit, daemon, logger), daemon };
+  const { StopTimeoutSeconds: stopSeconds = 300, ReloadTimeoutSeconds: reloadSeconds = 10 } = config.Capstan;
+  const timeouts = { stopTimeoutMs: stopSeconds * 1000, reloadCheckMs: (reloadSeconds * 1000) / 10 };
+  return { supervisor: new MonitJobSupervisor(paths, monit, daemon, logger, timeouts), daemon };
 }
 
 /** The mbus transport the URL scheme selects (§1.1): NATS or the HTTPS server. */
@@ -99,6 +101,8 @@ interface Mbus {
   publish(subject: string, payload: unknown): Promise<void>;
   close(): Promise<void>;
   httpsPort?: number;
+  /** NATS only: move to new URLs / client certificate in-process (update_settings mbus). */
+  reconnect?(urls: string[], cert: MbusCert): Promise<void>;
 }
 
 function createMbus(settings: AgentSettings, update: UpdateSettings, paths: VcapPaths, logger: Logger): Mbus {
@@ -129,6 +133,7 @@ function createMbus(settings: AgentSettings, update: UpdateSettings, paths: Vcap
       await nats.flush();
     },
     close: () => nats.close(),
+    reconnect: (next, nextCert) => nats.reconnect(next, nextCert),
   };
 }
 
@@ -180,6 +185,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   let settings = await loadSettings(sources, paths.settings);
   let update = await loadUpdateSettings(paths.updateSettings);
   logger.info({ agent_id: settings.agent_id, base: paths.base, supervisor: kind, monit: config.Capstan.Monit }, 'Starting agent');
+  if (options.platform === 'ubuntu') await mountRunDirTmpfs(paths, runDirTmpfsSize(settings.env.bosh), logger);
 
   // monit takes a second or more to come up: the mbus answers (ping) meanwhile, and whatever needs
   // monit waits for it through the pending supervisor.
@@ -211,6 +217,13 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     requestRestart(reason) {
       restart(reason);
       return new Promise<never>(() => undefined);
+    },
+    async reconnectMbus(next) {
+      if (!mbus.reconnect) return false;
+      const cert = mbusCert(settings, next);
+      if (!cert) return false;
+      await mbus.reconnect(mbusUrls(settings, next), cert);
+      return true;
     },
     blobstoreCa: () => blobstoreCa(settings, update),
     specStore,

@@ -23,6 +23,11 @@ export interface AgentServices {
   saveUpdateSettings(update: UpdateSettings): Promise<void>;
   /** Exits the agent process (code 0) after 1 s so that its supervisor restarts it; never resolves. */
   requestRestart(reason: string): Promise<never>;
+  /**
+   * Connects the mbus with the URLs and certificate `next` selects, without a restart; false when
+   * the transport cannot (HTTPS mbus). Throws, leaving the old connection, when the new one fails.
+   */
+  reconnectMbus(next: UpdateSettings): Promise<boolean>;
   /** CA trusted for signed-URL transfers. */
   blobstoreCa(): string | undefined;
   specStore: SpecStore;

@@ -20,6 +20,10 @@ export interface CapstanAgentOptions {
   Monit: MonitMode;
   /** Spawn mode only: monit's `set daemon` cycle in seconds (default 10, like the stemcell). */
   MonitPollSeconds?: number;
+  /** How long `stop` waits for monit to stop the jobs (bosh-agent: 300). Tests shorten it. */
+  StopTimeoutSeconds?: number;
+  /** How long one of the 3 monit reload attempts waits for a new incarnation (bosh-agent: 10). */
+  ReloadTimeoutSeconds?: number;
 }
 
 export interface AgentConfig {
@@ -44,6 +48,12 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   const capstan = { ...CAPSTAN_DEFAULTS, ...(raw.Capstan ?? {}) };
   if (capstan.Monit !== 'runit' && capstan.Monit !== 'spawn') {
     throw new Error(`Loading agent config '${path}': Capstan.Monit must be 'runit' or 'spawn'`);
+  }
+  for (const key of ['StopTimeoutSeconds', 'ReloadTimeoutSeconds'] as const) {
+    const value = capstan[key];
+    if (value !== undefined && !(typeof value === 'number' && value > 0)) {
+      throw new Error(`Loading agent config '${path}': Capstan.${key} must be a positive number of seconds`);
+    }
   }
   return { Platform: raw.Platform ?? {}, Infrastructure: { Settings: { Sources: sources } }, Capstan: capstan };
 }

@@ -1,13 +1,17 @@
 // The embedded blob server: WebDAV-style PUT/GET/HEAD/DELETE over HTTPS with basic auth, the way
 // agents reach the director's blobstore (`<endpoint>/<id>` or `<endpoint>/<2 hex chars>/<id>`).
+// The director's user may do everything; an agent's own credential (agent-credentials.ts) only
+// reads and adds blobs, and only while the director still has a VM for that agent.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../common/logging.js';
 import { LocalBlobstore, isValidBlobId } from './local.js';
+import { agentBlobstoreCredential, agentIdOfUser } from './agent-credentials.js';
 
 export interface BlobServerOptions {
   dir: string;
@@ -17,7 +21,21 @@ export interface BlobServerOptions {
   password: string;
   tls: { cert: string | Buffer; key: string | Buffer };
   log: Logger;
+  /** Accept per-VM agent credentials; without it only the director's user gets in. */
+  agents?: AgentAccess;
 }
+
+export interface AgentAccess {
+  /** Keys the agents' HMAC credentials (the director's blobstore password when not configured apart). */
+  secret: string;
+  /** Whether the director still has a VM for the agent: a deleted VM's credential stops working. */
+  hasVm(agentId: string): Promise<boolean>;
+}
+
+/** Who is asking: the director (everything) or one agent (GET, HEAD, PUT of new blobs). */
+type Principal = { kind: 'director' } | { kind: 'agent'; agentId: string };
+
+const AGENT_METHODS = new Set(['GET', 'HEAD', 'PUT']);
 
 export interface BlobServer {
   port: number;
@@ -36,10 +54,17 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null)); // PUT handlers stream request.raw
 
+  const principals = new WeakMap<IncomingMessage, Principal>();
   app.addHook('onRequest', async (request, reply) => {
-    if (!authorized(request.headers.authorization, options.user, options.password)) {
+    const principal = await authenticate(request.headers.authorization, options);
+    if (!principal) {
       return reply.code(401).header('WWW-Authenticate', 'Basic realm="Blobstore"').type('text/plain').send('Not authorized\n');
     }
+    if (principal.kind === 'agent' && !AGENT_METHODS.has(request.method)) {
+      options.log.warn(`Blob server refused ${request.method} by agent ${principal.agentId}`);
+      return reply.code(403).type('text/plain').send('Forbidden\n');
+    }
+    principals.set(request.raw, principal);
   });
   app.setErrorHandler((err, request, reply) => {
     options.log.error({ err, method: request.method, url: request.url }, 'Blob server request failed');
@@ -60,6 +85,8 @@ export async function startBlobServer(options: BlobServerOptions): Promise<BlobS
       const path = blobPath(request, reply);
       if (!path) return reply;
       const existed = await fileSize(path) !== null;
+      // agents add blobs under new ids; replacing one another VM downloads is the director's business
+      if (existed && principals.get(request.raw)?.kind !== 'director') return reply.code(409).type('text/plain').send('Blob exists\n');
       const temp = store.tempPath();
       try {
         await pipeline(request.raw, createWriteStream(temp));
@@ -107,9 +134,14 @@ async function fileSize(path: string): Promise<number | null> {
   }
 }
 
-export function authorized(header: string | undefined, user: string, password: string): boolean {
+async function authenticate(header: string | undefined, options: BlobServerOptions): Promise<Principal | null> {
   const creds = parseBasicAuth(header);
-  return creds !== null && safeEqual(creds.user, user) && safeEqual(creds.password, password);
+  if (!creds) return null;
+  if (safeEqual(creds.user, options.user) && safeEqual(creds.password, options.password)) return { kind: 'director' };
+  const agentId = options.agents ? agentIdOfUser(creds.user) : null;
+  if (!agentId || !options.agents) return null;
+  if (!safeEqual(creds.password, agentBlobstoreCredential(options.agents.secret, agentId).password)) return null;
+  return (await options.agents.hasVm(agentId)) ? { kind: 'agent', agentId } : null;
 }
 
 export function parseBasicAuth(header: string | undefined): { user: string; password: string } | null {

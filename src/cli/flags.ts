@@ -26,6 +26,8 @@ export interface TemplateOptions extends VarSources {
   varErrsUnused?: boolean;
   /** --path: only the value at this pointer */
   path?: string;
+  /** --vars-store <file>: variables read from it; missing declared ones generated into it */
+  varsStore?: string;
 }
 
 /** The bosh flags that feed evaluateTemplate (-v, --var-file, -l, --vars-env, -o). */
@@ -36,6 +38,11 @@ export function addTemplateOptions<T extends { option: (...args: any[]) => T }>(
     .option('-l, --vars-file <path>', 'load variables from a YAML file (repeatable)', collectVar, [])
     .option('--vars-env <prefix>', 'load variables from environment variables PREFIX_name (repeatable)', collectVar, [])
     .option('-o, --ops-file <path>', 'apply an ops file (repeatable)', collectVar, []);
+}
+
+/** --vars-store, for the commands that interpolate with generated variables (deploy, interpolate). */
+export function addVarsStoreOption<T extends { option: (...args: any[]) => T }>(command: T): T {
+  return command.option('--vars-store <path>', 'load variables from a YAML file and save generated ones (password, certificate, ssh, rsa) to it');
 }
 
 /** A number flag (`--recent 10`). */

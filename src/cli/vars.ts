@@ -7,6 +7,7 @@ import { parse, parseDocument, stringify, visit } from 'yaml';
 import { applyOperations, findPath, parseOpsFile, parsePointer, type SourcedOperation } from '../manifest/ops.js';
 import { CliError } from './context.js';
 import { collectVar, type TemplateOptions, type VarSources } from './flags.js';
+import { declaredVariables, updateVarsStore } from './vars-store.js';
 
 export type { TemplateOptions, VarSources };
 
@@ -127,7 +128,7 @@ export function interpolateValue(value: unknown, vars: Vars, missing = new Set<s
 }
 
 export function hasTemplateChanges(opts: TemplateOptions): boolean {
-  return !!(opts.opsFile?.length || opts.var?.length || opts.varsFile?.length || opts.varFile?.length || opts.varsEnv?.length || opts.varErrs || opts.path);
+  return !!(opts.opsFile?.length || opts.var?.length || opts.varsFile?.length || opts.varFile?.length || opts.varsEnv?.length || opts.varErrs || opts.path || opts.varsStore);
 }
 
 /** Applies ops files then variables to a YAML text; the result is a plain value. */
@@ -140,7 +141,9 @@ export function evaluateTemplate(text: string, file: string, opts: TemplateOptio
   }
   const ops: SourcedOperation[] = (opts.opsFile ?? []).flatMap((path) => parseOpsFile(readText(path, 'ops file'), path));
   doc = applyOperations(doc, ops);
-  const vars = loadVars(opts.var, opts.varsFile, opts, env);
+  let vars = loadVars(opts.var, opts.varsFile, opts, env);
+  // the store is the last place a variable is looked up (as bosh), and where missing ones are generated
+  if (opts.varsStore) vars = { ...updateVarsStore(opts.varsStore, declaredVariables(doc), vars), ...vars };
   const missing = new Set<string>();
   const used = new Set<string>();
   doc = interpolateValue(doc, vars, missing, used);
@@ -162,7 +165,7 @@ export function toYaml(value: unknown): string {
 /** The text the CLI sends: the file unchanged when nothing applies, else the evaluated YAML. */
 export function renderTemplate(text: string, file: string, opts: TemplateOptions): string {
   if (!hasTemplateChanges(opts)) return text;
-  if (!opts.opsFile?.length && !opts.varErrs && !opts.varsEnv?.length && !opts.varFile?.length) {
+  if (!opts.opsFile?.length && !opts.varErrs && !opts.varsEnv?.length && !opts.varFile?.length && !opts.varsStore) {
     return interpolate(text, loadVars(opts.var, opts.varsFile)); // keeps comments: nicer diffs
   }
   return toYaml(evaluateTemplate(text, file, opts));

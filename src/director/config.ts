@@ -62,7 +62,8 @@ export const DirectorConfigSchema = z.object({
       socket_path: z.string().optional(),
     }),
     // agent_binary: run this bosh-agent binary instead of the Capstan agent (`capstan up --agent-binary`)
-    z.object({ type: z.literal('dummy'), base_dir: z.string(), agent_binary: z.string().optional() }),
+    // supervisor: the Capstan agents' job supervisor, real monit (default) or BOSH's dummy one (benchmarks)
+    z.object({ type: z.literal('dummy'), base_dir: z.string(), agent_binary: z.string().optional(), supervisor: z.enum(['monit', 'dummy']).optional() }),
     z.object({
       type: z.literal('external'),
       executable: z.string(),
@@ -71,6 +72,15 @@ export const DirectorConfigSchema = z.object({
     }),
   ]),
   agent_wait_timeout_seconds: z.number().default(600),
+  // how long the director waits for an agent's answer before calling it unresponsive; see agentTimeouts()
+  agent_timeouts: z
+    .object({
+      get_state_seconds: z.number().positive().optional(), // deploy: state of every existing VM (--fix recreates the silent ones)
+      scan_seconds: z.number().positive().optional(), // cloud check and scan_and_fix
+      vm_state_seconds: z.number().positive().optional(), // vms / instances --details ("unresponsive agent")
+      unresponsive_stop_seconds: z.number().positive().optional(), // recreating a VM whose agent may be dead
+    })
+    .optional(),
   // largest JSON/YAML request body the API reads (default 64 MiB); tarball uploads stream to disk
   max_body_bytes: z.number().int().positive().optional(),
   // key file encrypting director-generated variables (created when missing); default <base_dir>/variables.key
@@ -79,6 +89,16 @@ export const DirectorConfigSchema = z.object({
 });
 
 export type DirectorConfig = z.infer<typeof DirectorConfigSchema>;
+
+export type AgentTimeouts = Required<NonNullable<DirectorConfig['agent_timeouts']>>;
+
+/** BOSH's values: the agent RPC default (45 s), the cloud check scan (10 s), the VM listing (5 s). */
+const DEFAULT_AGENT_TIMEOUTS: AgentTimeouts = { get_state_seconds: 45, scan_seconds: 10, vm_state_seconds: 5, unresponsive_stop_seconds: 10 };
+
+/** The config's agent timeouts, defaults filled in (configs written without them stay valid). */
+export function agentTimeouts(config: Pick<DirectorConfig, 'agent_timeouts'>): AgentTimeouts {
+  return { ...DEFAULT_AGENT_TIMEOUTS, ...Object.fromEntries(Object.entries(config.agent_timeouts ?? {}).filter(([, v]) => v !== undefined)) };
+}
 
 export function loadDirectorConfig(path: string): DirectorConfig {
   const raw = JSON.parse(readFileSync(path, 'utf8'));

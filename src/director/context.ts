@@ -8,6 +8,7 @@ import type { DirectorConfig } from './config.js';
 import type { Database } from './db/schema.js';
 import type { AgentClientFactory } from './agent-client.js';
 import type { NatsAuthorization } from './nats-auth/sync.js';
+import type { CpiRegistry } from './cpis.js';
 
 /** A stage of the task's event log (director-api.md §4.3). */
 export interface EventStage {
@@ -41,8 +42,11 @@ export interface Director {
   config: DirectorConfig;
   db: Kysely<Database>;
   blobstore: Blobstore;
+  /** The default CPI (the director config's); use cpiRegistry(director) (cpis.ts) to pick a VM's or an AZ's CPI. */
   cpi: Cpi;
   cpiName: string;
+  /** The default CPI plus the cpi-config's named CPIs (src/director/cpis.ts). */
+  cpis?: CpiRegistry;
   agents: AgentClientFactory;
   log: Logger;
   /** nats-server authorization kept in step with the VMs (absent when the config has none). */

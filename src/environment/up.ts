@@ -56,6 +56,8 @@ export interface UpOptions {
   readyTimeoutMs?: number;
   /** The director's agent timeouts (director config `agent_timeouts`); default: what the previous config had. */
   agentTimeouts?: DirectorConfig['agent_timeouts'];
+  /** dummy CPI: the agents' job supervisor (director config `cpi.supervisor`); `dummy` runs no monit (benchmarks). */
+  dummySupervisor?: 'monit' | 'dummy';
 }
 
 export interface UpResult {
@@ -127,6 +129,7 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
   const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: network, database, ...ports });
   const agentTimeouts = options.agentTimeouts ?? previousAgentTimeouts(paths.directorConfig);
   if (agentTimeouts) config.agent_timeouts = agentTimeouts;
+  if (options.dummySupervisor && config.cpi.type === 'dummy') config.cpi.supervisor = options.dummySupervisor;
   writeSecretFile(paths.directorConfig, JSON.stringify(config, null, 2) + '\n');
   const env: EnvironmentFile = {
     name: config.name,

@@ -46,6 +46,13 @@ function checkReferences(manifest: DeploymentManifest, parsed: ParsedYaml, file:
       throw errorAt(parsed, file, [...at, 'stemcell'], `Instance group '${ig.name}' references an unknown stemcell alias '${ig.stemcell}'`);
     }
     checkUnique(ig.jobs.map((j) => j.name), parsed, file, (k) => [...at, 'jobs', k, 'name'], 'job');
+    ig.migrated_from?.forEach((from, k) => {
+      if (from.az !== undefined && !(ig.azs ?? []).includes(from.az)) {
+        throw errorAt(parsed, file, [...at, 'migrated_from', k, 'az'],
+          `Instance group '${from.name}' specified for migration to instance group '${ig.name}' refers to availability zone '${from.az}'. `
+          + `Az '${from.az}' is not in the list of availability zones of instance group '${ig.name}'.`);
+      }
+    });
     ig.jobs.forEach((job, k) => {
       if (!releases.has(job.release)) {
         throw errorAt(parsed, file, [...at, 'jobs', k, 'release'], `Job '${job.name}' in instance group '${ig.name}' references an unknown release '${job.release}'`);

@@ -70,6 +70,8 @@ const instanceGroup = z.object({
   lifecycle: z.enum(['service', 'errand']).default('service'),
   update: updateOverride.optional(),
   env: record.optional(),
+  migrated_from: z.array(z.object({ name: str, az: str.optional() })).optional(),
+  state: z.enum(['started', 'stopped', 'detached'], { error: (issue) => `Invalid state '${String(issue.input)}', valid states are: started, stopped, detached` }).optional(),
 });
 
 const variableList = z.array(z.object({ name: str, type: str, options: record.optional() }));

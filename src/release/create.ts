@@ -1,8 +1,6 @@
-// `capstan create-release`: a release directory (jobs/, packages/, src/, blobs/, config/) -> a dev
-// release: job and package archives, release.MF, the release tarball and dev_releases/<name>/ records.
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
+// `capstan create-release`: a release directory (jobs/, packages/, src/, blobs/, config/) -> a dev or
+// final release: job and package archives (reused from .dev_builds/.final_builds by fingerprint),
+// release.MF, the release tarball and dev_releases/<name>/ (or releases/<name>/) records.
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,26 +15,32 @@ import { fingerprint, under, type FingerprintFile } from './fingerprint.js';
 import { parseJobSpec, parsePackageSpec, type JobSpec, type PackageSpec } from './spec.js';
 import { checkDependencyGraph } from './graph.js';
 import type { JobManifest, ReleaseManifest, ReleaseManifestJob, ReleaseManifestPackage } from './types.js';
+import type { Blobstore } from '../blobstore/blobstore.js';
+import { releaseBlobstore } from './blobstore.js';
+import { BuildIndex, ReleaseIndex, defaultBuildCache, nextDevVersion, nextFinalVersion, type FoundBuild } from './builds.js';
+import { releaseGitState } from './git.js';
 
 export interface CreateReleaseOptions {
   name?: string;
   version?: string;
   /** where to write the release tarball (default dev_releases/<name>/<name>-<version>.tgz) */
   tarball?: string;
-  /** overwrite an existing dev release with the same version */
+  /** build despite uncommitted git changes; overwrite an existing dev release with the same version */
   force?: boolean;
-  /** version `0+dev.<unix seconds>` instead of the next `0+dev.N` */
+  /** version `<release>+dev.<unix seconds>` instead of the next `<release>+dev.N` */
   timestamp_version?: boolean;
+  /** a final release: versions 1, 2, ..., records in releases/ and .final_builds/, archives uploaded to the release blobstore */
+  final?: boolean;
+  /** where built archives are cached by digest (default $CAPSTAN_HOME/cache/releases) */
+  cache_dir?: string;
 }
 
 export interface CreatedRelease {
   manifest: ReleaseManifest;
-  /** dev_releases/<name>/<name>-<version>.yml */
+  /** dev_releases/<name>/<name>-<version>.yml (releases/... for a final release) */
   manifestPath: string;
   tarballPath: string;
 }
-
-const exec = promisify(execFile);
 
 async function readYamlFile(path: string, label: string): Promise<Record<string, unknown> | null> {
   if (!existsSync(path)) return null;
@@ -172,42 +176,65 @@ async function archive(files: Array<{ path: string; source: string }>, extra: Re
   }
 }
 
-async function gitState(dir: string): Promise<{ commit_hash: string; uncommitted_changes: boolean }> {
+/** The dev and final build indices of a release directory (src/release/builds.ts). */
+function buildIndices(dir: string, cacheDir: string) {
+  let store: Promise<Blobstore> | undefined;
+  const blobstore = () => (store ??= releaseBlobstore(dir));
+  return {
+    dev: { jobs: new BuildIndex(join(dir, '.dev_builds'), 'jobs', cacheDir), packages: new BuildIndex(join(dir, '.dev_builds'), 'packages', cacheDir) },
+    final: { jobs: new BuildIndex(join(dir, '.final_builds'), 'jobs', cacheDir, blobstore), packages: new BuildIndex(join(dir, '.final_builds'), 'packages', cacheDir, blobstore) },
+  };
+}
+
+/**
+ * The archive of a job or package: an earlier dev or final build with the same fingerprint is reused,
+ * else it is built (into the stage) and recorded in .dev_builds. For a final release it is then
+ * recorded in .final_builds too, which uploads it to the release blobstore.
+ */
+async function archiveFor(
+  indices: { dev: BuildIndex; final: BuildIndex },
+  artifact: BuiltArtifact,
+  build: (dest: string) => Promise<void>,
+  stage: string,
+  final: boolean,
+): Promise<FoundBuild> {
+  let found = (await indices.dev.find(artifact.name, artifact.fingerprint)) ?? (await indices.final.find(artifact.name, artifact.fingerprint));
+  if (!found) {
+    const tgz = join(stage, `${artifact.name}-${artifact.fingerprint}.tgz`);
+    await build(tgz);
+    found = await indices.dev.add(artifact.name, artifact.fingerprint, tgz, await fileDigest(tgz));
+  }
+  if (final && !found.blobstore_id) {
+    found = (await indices.final.find(artifact.name, artifact.fingerprint)) ?? (await indices.final.add(artifact.name, artifact.fingerprint, found.path, found.sha1));
+  }
+  return found;
+}
+
+/** Writes a release tarball: release.MF, jobs/<name>.tgz and packages/<name>.tgz from the given archives. */
+export async function writeReleaseTarball(manifest: ReleaseManifest, archives: { jobs: Map<string, string>; packages: Map<string, string> }, dest: string): Promise<void> {
+  const stage = await mkdtemp(join(tmpdir(), 'capstan-release-'));
   try {
-    const { stdout: head } = await exec('git', ['-C', dir, 'rev-parse', '--short=8', 'HEAD']);
-    const { stdout: status } = await exec('git', ['-C', dir, 'status', '--porcelain', '--', '.']);
-    return { commit_hash: head.trim(), uncommitted_changes: status.trim().length > 0 };
-  } catch {
-    return { commit_hash: 'non-git', uncommitted_changes: false };
+    await mkdir(join(stage, 'jobs'));
+    await mkdir(join(stage, 'packages'));
+    for (const [name, path] of archives.jobs) await copyFile(path, join(stage, 'jobs', `${name}.tgz`));
+    for (const [name, path] of archives.packages) await copyFile(path, join(stage, 'packages', `${name}.tgz`));
+    await writeFile(join(stage, 'release.MF'), stringifyYaml(manifest));
+    await mkdir(dirname(dest), { recursive: true });
+    const entries = ['release.MF', 'jobs', ...[...archives.jobs.keys()].map((j) => `jobs/${j}.tgz`), 'packages', ...[...archives.packages.keys()].map((p) => `packages/${p}.tgz`)];
+    await createTgz(stage, dest, entries);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
   }
 }
 
-interface DevIndex {
-  builds: Record<string, { version: string }>;
-  'format-version': string;
-}
-
-async function readDevIndex(path: string): Promise<DevIndex> {
-  const raw = await readYamlFile(path, path);
-  const builds = (raw?.builds ?? {}) as DevIndex['builds'];
-  return { builds, 'format-version': '2' };
-}
-
-function nextDevVersion(index: DevIndex): string {
-  const numbers = Object.values(index.builds)
-    .map((b) => /^0\+dev\.(\d+)$/.exec(String(b.version))?.[1])
-    .filter((n): n is string => n != null && n.length < 9) // timestamp versions do not count
-    .map(Number);
-  return `0+dev.${Math.max(0, ...numbers) + 1}`;
-}
-
-/** Builds a dev release from a release directory; see CreateReleaseOptions. */
+/** Builds a dev release (or, with `final`, a final release) from a release directory; see CreateReleaseOptions. */
 export async function createRelease(releaseDir: string, opts: CreateReleaseOptions = {}): Promise<CreatedRelease> {
   const dir = resolve(releaseDir);
   if (!existsSync(join(dir, 'jobs')) && !existsSync(join(dir, 'packages'))) {
     throw new ReleaseError(`${dir} is not a release directory (no jobs/ or packages/)`);
   }
   const name = await releaseName(dir, opts);
+  const git = await releaseGitState(dir, !!opts.force);
   await checkBlobs(dir);
   const srcFiles = await filesUnder(join(dir, 'src'));
   const blobFiles = await filesUnder(join(dir, 'blobs'));
@@ -219,45 +246,54 @@ export async function createRelease(releaseDir: string, opts: CreateReleaseOptio
   const jobs: JobBuild[] = [];
   for (const j of await subdirs(join(dir, 'jobs'))) jobs.push(await jobBuild(dir, j, packageNames));
 
-  const devDir = join(dir, 'dev_releases', name);
-  const indexPath = join(devDir, 'index.yml');
-  const index = await readDevIndex(indexPath);
-  const version = opts.version ?? (opts.timestamp_version ? `0+dev.${Math.floor(Date.now() / 1000)}` : nextDevVersion(index));
-  checkIdentifier('release version', version, 'create-release');
-  const existing = Object.entries(index.builds).find(([, b]) => String(b.version) === version);
-  if (existing && !opts.force) throw new ReleaseError(`Release '${name}/${version}' already exists in dev_releases/${name}; use --force to overwrite`);
+  const devReleases = new ReleaseIndex(join(dir, 'dev_releases'));
+  const finalReleases = new ReleaseIndex(join(dir, 'releases'));
+  const version = await releaseVersion(name, opts, devReleases, finalReleases);
+  const indices = buildIndices(dir, opts.cache_dir ?? defaultBuildCache());
 
   const stage = await mkdtemp(join(tmpdir(), 'capstan-release-'));
   try {
-    await mkdir(join(stage, 'jobs'));
-    await mkdir(join(stage, 'packages'));
+    const final = !!opts.final;
+    const archives = { jobs: new Map<string, string>(), packages: new Map<string, string>() };
     const mfPackages: ReleaseManifestPackage[] = [];
     for (const p of packages) {
-      const tgz = join(stage, 'packages', `${p.name}.tgz`);
-      await archive(p.files, {}, tgz);
-      mfPackages.push({ name: p.name, version: p.fingerprint, fingerprint: p.fingerprint, sha1: await fileDigest(tgz), dependencies: [...p.spec.dependencies].sort() });
+      const built = await archiveFor({ dev: indices.dev.packages, final: indices.final.packages }, p, (dest) => archive(p.files, {}, dest), stage, final);
+      archives.packages.set(p.name, built.path);
+      mfPackages.push({ name: p.name, version: p.fingerprint, fingerprint: p.fingerprint, sha1: built.sha1, dependencies: [...p.spec.dependencies].sort() });
     }
     const mfJobs: ReleaseManifestJob[] = [];
     for (const j of jobs) {
-      const tgz = join(stage, 'jobs', `${j.name}.tgz`);
       const jobFiles = j.files.filter((f) => f.path !== 'spec');
-      await archive(jobFiles, { 'job.MF': stringifyYaml(j.jobMF) }, tgz);
-      mfJobs.push({ name: j.name, version: j.fingerprint, fingerprint: j.fingerprint, sha1: await fileDigest(tgz), packages: j.spec.packages });
+      const built = await archiveFor({ dev: indices.dev.jobs, final: indices.final.jobs }, j, (dest) => archive(jobFiles, { 'job.MF': stringifyYaml(j.jobMF) }, dest), stage, final);
+      archives.jobs.set(j.name, built.path);
+      mfJobs.push({ name: j.name, version: j.fingerprint, fingerprint: j.fingerprint, sha1: built.sha1, packages: j.spec.packages });
     }
-    const manifest: ReleaseManifest = { name, version, ...(await gitState(dir)), jobs: mfJobs, packages: mfPackages };
-    await writeFile(join(stage, 'release.MF'), stringifyYaml(manifest));
-    const tarballPath = resolve(opts.tarball ?? join(devDir, `${name}-${version}.tgz`));
-    await mkdir(dirname(tarballPath), { recursive: true });
-    await createTgz(stage, tarballPath, ['release.MF', 'jobs', ...mfJobs.map((j) => `jobs/${j.name}.tgz`), 'packages', ...mfPackages.map((p) => `packages/${p.name}.tgz`)]);
-
-    const manifestPath = join(devDir, `${name}-${version}.yml`);
-    await mkdir(devDir, { recursive: true });
-    await writeFile(manifestPath, stringifyYaml(manifest));
-    const buildId = existing?.[0] ?? randomUUID();
-    index.builds[buildId] = { version };
-    await writeFile(indexPath, stringifyYaml({ builds: index.builds, 'format-version': index['format-version'] }));
+    const manifest: ReleaseManifest = { name, version, ...git, jobs: mfJobs, packages: mfPackages };
+    const releases = final ? finalReleases : devReleases;
+    const tarballPath = resolve(opts.tarball ?? releases.tarballPath(name, version));
+    await writeReleaseTarball(manifest, archives, tarballPath);
+    const manifestPath = await releases.add(manifest);
     return { manifest, manifestPath, tarballPath };
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/** The version to create: the given one (checked against existing ones) or the next dev/final version. */
+async function releaseVersion(name: string, opts: CreateReleaseOptions, devReleases: ReleaseIndex, finalReleases: ReleaseIndex): Promise<string> {
+  if (opts.final) {
+    const version = checkIdentifier('release version', opts.version ?? nextFinalVersion(await finalReleases.lastVersion(name)), 'create-release');
+    if (await finalReleases.contains(name, version)) throw new ReleaseError(`Release '${name}' version '${version}' already exists`);
+    return version;
+  }
+  const timestamp = opts.timestamp_version ? Math.floor(Date.now() / 1000) : undefined;
+  const version = checkIdentifier(
+    'release version',
+    opts.version ?? nextDevVersion(await devReleases.lastVersion(name), await finalReleases.lastVersion(name), timestamp),
+    'create-release',
+  );
+  if (!opts.force && (await devReleases.contains(name, version))) {
+    throw new ReleaseError(`Release '${name}/${version}' already exists in dev_releases/${name}; use --force to overwrite`);
+  }
+  return version;
 }

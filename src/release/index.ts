@@ -3,3 +3,5 @@ export { readReleaseTarball, readJobArchive, safeExtract, type ReadReleaseOption
 export { parseJobSpec, parsePackageSpec, type JobSpec, type PackageSpec } from './spec.js';
 export { ReleaseError } from './errors.js';
 export * from './types.js';
+export { finalizeRelease, type FinalizeReleaseOptions, type FinalizedRelease } from './finalize.js';
+export { releaseBlobstore } from './blobstore.js';

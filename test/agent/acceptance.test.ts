@@ -4,17 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile, readFile, readlink, access, lstat, readdir, stat } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, readlink, access, lstat, readdir, stat, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { AgentEnv, isAlive, sleep, waitFor } from './harness.js';
+import { AgentEnv, isAlive, renderedJobBlob, sha1, sha256, sha512, sleep, tarballBlob, tgz, waitFor } from './harness.js';
 
 const JOB = 'dummyjob';
-const env = new AgentEnv();
-const sha1 = (data: Buffer | string) => createHash('sha1').update(data).digest('hex');
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-const sha512 = (data: Buffer | string) => createHash('sha512').update(data).digest('hex');
+// Short stop and reload timeouts, so that the failure shapes of start and stop show within seconds.
+const STOP_TIMEOUT_SECONDS = 4;
+const env = new AgentEnv({ capstan: { StopTimeoutSeconds: STOP_TIMEOUT_SECONDS, ReloadTimeoutSeconds: 1 } });
 
 // A plain HTTP server standing in for signed-URL blobstore endpoints.
 let http: Server;
@@ -22,66 +20,38 @@ let httpBase = '';
 const httpBlobs = new Map<string, Buffer>();
 const httpHeaders: Array<Record<string, unknown>> = [];
 
-function tgz(srcDir: string, dest: string, entries: string[], extra: string[] = []): Buffer {
-  execFileSync('tar', ['-czf', dest, ...extra, '-C', srcDir, ...entries]);
-  return execFileSync('cat', [dest]);
-}
-
 interface Blobs {
   archive: Buffer;
+  broken: Buffer;
   pkg: Buffer;
   source: Buffer;
   evil: Buffer;
 }
 
 async function buildBlobs(): Promise<Blobs> {
-  const { dir, base, blobDir } = env;
-  const work = join(dir, 'build');
-  const jobDir = join(work, 'rendered', JOB);
-  await mkdir(join(jobDir, 'bin'), { recursive: true });
-  const run = join(base, 'sys', 'run', JOB);
-  await writeFile(
-    join(jobDir, 'monit'),
-    [`check process ${JOB}`, `  with pidfile ${run}/${JOB}.pid`, `  start program "${base}/jobs/${JOB}/bin/ctl start"`, `  stop program "${base}/jobs/${JOB}/bin/ctl stop"`, '  group vcap', ''].join('\n'),
-  );
-  await writeFile(
-    join(jobDir, 'bin', 'ctl'),
-    [
-      '#!/bin/bash',
-      `RUN=${run}`,
-      'case "$1" in',
-      `  start) mkdir -p $RUN; setsid sleep 100001 </dev/null >/dev/null 2>&1 & echo $! > $RUN/${JOB}.pid ;;`,
-      `  stop) kill "$(cat $RUN/${JOB}.pid)"; rm -f $RUN/${JOB}.pid ;;`,
-      'esac',
-      '',
-    ].join('\n'),
-  );
-  await writeFile(join(jobDir, 'bin', 'post-start'), '#!/bin/bash\necho "post-start failing on purpose" >&2\nexit 4\n');
-  await writeFile(join(jobDir, 'bin', 'pre-start'), '#!/bin/bash\necho "pre-start $BOSH_VM_NEXT_STATE"\n');
-  await writeFile(join(jobDir, 'bin', 'drain'), '#!/bin/bash\necho 0\n');
-  await writeFile(join(jobDir, 'bin', 'run'), `#!/bin/bash\nif [ -f ${dir}/slow-errand ]; then sleep 30; fi\necho errand out\n`);
-  const archive = tgz(join(work, 'rendered'), join(work, 'rendered.tgz'), [`./${JOB}`]);
-  await writeFile(join(blobDir, 'rendered-1'), archive);
-
-  const pkgDir = join(work, 'pkg');
-  await mkdir(pkgDir, { recursive: true });
-  await writeFile(join(pkgDir, 'hello.txt'), 'hello from a package\n');
-  const pkg = tgz(pkgDir, join(work, 'pkg.tgz'), ['.']);
-  await writeFile(join(blobDir, 'pkg-1'), pkg);
-
-  const srcDir = join(work, 'src');
-  await mkdir(srcDir, { recursive: true });
-  await writeFile(join(srcDir, 'packaging'), 'set -e\necho "built $BOSH_PACKAGE_NAME" > "$BOSH_INSTALL_TARGET/built.txt"\n');
-  const source = tgz(srcDir, join(work, 'src.tgz'), ['.']);
-  await writeFile(join(blobDir, 'src-1'), source);
+  const { dir, blobDir } = env;
+  const archive = await renderedJobBlob(env, 'rendered-1', JOB, {
+    sleepArg: 100001,
+    scripts: {
+      'post-start': '#!/bin/bash\necho "post-start failing on purpose" >&2\nexit 4\n',
+      'pre-start': '#!/bin/bash\necho "pre-start $BOSH_VM_NEXT_STATE"\n',
+      drain: '#!/bin/bash\necho 0\n',
+      run: `#!/bin/bash\nif [ -f ${dir}/slow-errand ]; then sleep 30; fi\necho errand out\n`,
+    },
+  });
+  // A job whose monit file monit refuses: reloading monit cannot succeed (the start failure shape).
+  const broken = await renderedJobBlob(env, 'rendered-broken', 'brokenjob', { sleepArg: 100002, monit: 'check process brokenjob\n  with nonsense\n' });
+  const pkg = await tarballBlob(env, 'pkg-1', { 'hello.txt': 'hello from a package\n' });
+  const source = await tarballBlob(env, 'src-1', { packaging: 'set -e\necho "built $BOSH_PACKAGE_NAME" > "$BOSH_INSTALL_TARGET/built.txt"\n' });
 
   // A package whose tarball climbs out of its directory with ../
+  const work = join(dir, 'build');
   const evilDir = join(work, 'evil', 'inner');
   await mkdir(evilDir, { recursive: true });
   await writeFile(join(work, 'evil', 'escaped.txt'), 'should never be extracted\n');
   const evil = tgz(evilDir, join(work, 'evil.tgz'), ['../escaped.txt'], ['-P']);
   await writeFile(join(blobDir, 'evil-1'), evil);
-  return { archive, pkg, source, evil };
+  return { archive, broken, pkg, source, evil };
 }
 
 let blobs: Blobs;
@@ -194,6 +164,16 @@ test('issue 3 acceptance over NATS (mTLS) and monit', async (t) => {
     assert.equal(await readFile(join(env.base, 'packages', 'hello', 'hello.txt'), 'utf8'), 'hello from a package\n');
   });
 
+  await t.test('start: a job monit refuses fails the monit reload; a good apply and start recover', async () => {
+    const broken = { ...fullSpec(), job: { name: 'web', template: 'brokenjob', version: 'v1', templates: [{ name: 'brokenjob', version: 'v1' }] } };
+    broken.rendered_templates_archive = { blobstore_id: 'rendered-broken', sha1: sha1(blobs.broken) };
+    assert.equal(await env.call('apply', [broken]), 'applied');
+    const res = await env.request('start', [], 30_000);
+    assert.match(res.exception?.message ?? '', /^Action Failed start: Failed to reload monit: before=(\d+) after=\1$/);
+    assert.equal(await env.call('apply', [fullSpec()]), 'applied');
+    await assertServing();
+  });
+
   await t.test('run_script: pre-start succeeds with env; failing post-start gives the aggregate error', async () => {
     assert.deepEqual(await env.call('run_script', ['pre-start', { env: { BOSH_VM_NEXT_STATE: 'keep' } }]), {});
     assert.equal(await readFile(join(env.base, 'sys', 'log', JOB, 'pre-start.stdout.log'), 'utf8'), 'pre-start keep\n');
@@ -240,6 +220,25 @@ test('issue 3 acceptance over NATS (mTLS) and monit', async (t) => {
     assert.equal(await env.call('drain', ['shutdown']), 0);
     await waitFor('shutdown notice', async () => (env.shutdowns.length > 0 ? true : undefined));
     assert.equal(env.shutdowns[0], null);
+  });
+
+  await t.test('stop: a job whose stop program hangs times out with the documented text', async () => {
+    const pid = await jobPid();
+    await writeFile(join(env.dir, 'stuck-stop'), '');
+    try {
+      await assert.rejects(env.call('stop'), {
+        message: new RegExp(`^Action Failed get_task: Task [0-9a-f-]+ result: Timed out waiting for services '${JOB}' to stop after ${STOP_TIMEOUT_SECONDS} seconds$`),
+      });
+      assert.ok(isAlive(pid), 'the job process still runs');
+    } finally {
+      await rm(join(env.dir, 'stuck-stop'), { force: true });
+    }
+    // the stop program finishes now; start brings the job back for the next test
+    await waitFor('job stopped late', async () => (isAlive(pid) ? undefined : true));
+    const stopPrograms = () => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(`${env.base}/jobs/${JOB}/bin/ctl stop`));
+    await waitFor('stop program gone', async () => (stopPrograms().length === 0 ? true : undefined));
+    assert.equal(await env.call('start'), 'started');
+    await waitFor('running again', async () => (((await env.call('get_state')) as { job_state: string }).job_state === 'running' ? true : undefined));
   });
 
   await t.test('stop: the job is stopped and stays stopped across an agent restart', async () => {
@@ -354,6 +353,16 @@ test('issue 3 acceptance over NATS (mTLS) and monit', async (t) => {
     assert.deepEqual(await env.call('migrate_disk', ['disk-cid-1', 'disk-cid-2']), {});
     assert.equal(await readFile(join(disk2, 'data.txt'), 'utf8'), 'persisted\n');
     assert.deepEqual(await env.call('list_disk'), ['disk-cid-2']);
+    // A new disk that vanished before the copy: migrate_disk fails and the old data stays where it was.
+    const disk3 = join(env.dir, 'disk-3-gone');
+    await mkdir(disk3);
+    assert.deepEqual(await env.call('add_persistent_disk', ['disk-cid-gone', disk3]), {});
+    assert.deepEqual(await env.call('mount_disk', ['disk-cid-gone']), {});
+    await rm(disk3, { recursive: true });
+    await assert.rejects(env.call('migrate_disk', []), /^Error: Action Failed get_task: Task [0-9a-f-]+ result: Copying files from old disk to new disk: /);
+    assert.equal(await readFile(join(env.base, 'store', 'data.txt'), 'utf8'), 'persisted\n');
+    assert.deepEqual(await env.call('unmount_disk', ['disk-cid-gone']), { message: `Unmounted partition of ${disk3}` });
+    assert.deepEqual(await env.call('remove_persistent_disk', ['disk-cid-gone']), {});
     assert.deepEqual(await env.call('unmount_disk', ['disk-cid-2']), { message: `Unmounted partition of ${disk2}` });
     assert.deepEqual(await env.call('unmount_disk', ['disk-cid-2']), { message: `Partition of ${disk2} is not mounted` });
     assert.deepEqual(await env.call('remove_persistent_disk', ['disk-cid-2']), {});

@@ -1,14 +1,15 @@
 // Test harness: a real nats-server with mutual TLS, an agent child process (-P dummy, spawned monit,
 // local blobstore) in its own temp dir, and director-style request helpers.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { makePki } from './certs.js';
 import { checkNatsServerIdentity } from '../../src/agent/mbus/nats-handler.js';
+import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.js';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -21,6 +22,12 @@ export async function freePort(): Promise<number> {
     });
     srv.on('error', reject);
   });
+}
+
+/** The production flags (src/agent/node-flags.ts); CAPSTAN_AGENT_NODE_FLAGS replaces them ("" = none). */
+export function agentNodeFlags(): string[] {
+  const override = process.env.CAPSTAN_AGENT_NODE_FLAGS;
+  return override === undefined ? [...AGENT_NODE_FLAGS] : override.split(' ').filter(Boolean);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,6 +67,8 @@ export interface AgentEnvOptions {
   /** agent flags after -b, e.g. ['-M', 'dummy']. */
   extraFlags?: string[];
   heartbeatMs?: number;
+  /** Extra fields of agent.json's Capstan object, e.g. short StopTimeoutSeconds for failure shapes. */
+  capstan?: Record<string, unknown>;
 }
 
 /** One nats-server + one agent identity; the agent process can be (re)started any number of times. */
@@ -132,7 +141,7 @@ export class AgentEnv {
       JSON.stringify({
         Platform: { Linux: {} },
         Infrastructure: { Settings: { Sources: [{ Type: 'File', SettingsPath: join(this.dir, 'settings.json') }] } },
-        Capstan: { MonitPort: await freePort(), AlertSmtpPort: await freePort(), Monit: 'spawn', MonitPollSeconds: 1 },
+        Capstan: { MonitPort: await freePort(), AlertSmtpPort: await freePort(), Monit: 'spawn', MonitPollSeconds: 1, ...this.options.capstan },
       }),
     );
   }
@@ -147,7 +156,7 @@ export class AgentEnv {
   /** Starts the agent process without waiting for it. */
   spawnAgent(): ChildProcess {
     const entry = process.env.CAPSTAN_AGENT_BUNDLE ? [process.env.CAPSTAN_AGENT_BUNDLE] : ['--import', 'tsx', 'src/agent/main.ts'];
-    const nodeFlags = process.env.CAPSTAN_AGENT_NODE_FLAGS ? process.env.CAPSTAN_AGENT_NODE_FLAGS.split(' ') : [];
+    const nodeFlags = agentNodeFlags();
     // CAPSTAN_AGENT_NODE=/path/to/node18 with CAPSTAN_AGENT_BUNDLE checks the bundle on the stemcell's Node.
     const agent = spawn(process.env.CAPSTAN_AGENT_NODE ?? process.execPath, [...nodeFlags, ...entry, '-P', 'dummy', '-C', join(this.dir, 'agent.json'), '-b', this.base, ...(this.options.extraFlags ?? [])], {
       cwd: REPO,
@@ -224,4 +233,66 @@ export class AgentEnv {
       if (!(v && typeof v === 'object' && v.state === 'running')) return polled.value;
     }
   }
+}
+
+export const sha1 = (data: Buffer | string) => createHash('sha1').update(data).digest('hex');
+export const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+export const sha512 = (data: Buffer | string) => createHash('sha512').update(data).digest('hex');
+
+/** gzip tar of `entries` under srcDir; returns the tarball's bytes. */
+export function tgz(srcDir: string, dest: string, entries: string[], extra: string[] = []): Buffer {
+  execFileSync('tar', ['-czf', dest, ...extra, '-C', srcDir, ...entries]);
+  return execFileSync('cat', [dest]);
+}
+
+export interface TestJobOptions {
+  /** The job process is `sleep <sleepArg>`, so that tests can find it with ps. */
+  sleepArg: number;
+  /** Extra files under bin/ (pre-start, drain, run, ...), by name. */
+  scripts?: Record<string, string>;
+  /** Extra lines of the monit check (e.g. a stop timeout). */
+  monitLines?: string[];
+  /** Replaces the whole monit file (e.g. a broken one). */
+  monit?: string;
+}
+
+/**
+ * A rendered templates archive (with the `./<job>/` prefix the blobstore path produces) for one job
+ * that monit runs as a `sleep` through bin/ctl, stored in the local blobstore as `blobId`.
+ */
+export async function renderedJobBlob(env: AgentEnv, blobId: string, job: string, options: TestJobOptions): Promise<Buffer> {
+  const work = join(env.dir, 'build', blobId);
+  const jobDir = join(work, job);
+  await mkdir(join(jobDir, 'bin'), { recursive: true });
+  const run = join(env.base, 'sys', 'run', job);
+  const ctl = `${env.base}/jobs/${job}/bin/ctl`;
+  const monit = options.monit ?? [`check process ${job}`, `  with pidfile ${run}/${job}.pid`, `  start program "${ctl} start"`, `  stop program "${ctl} stop"`, ...(options.monitLines ?? []), '  group vcap', ''].join('\n');
+  await writeFile(join(jobDir, 'monit'), monit);
+  await writeFile(
+    join(jobDir, 'bin', 'ctl'),
+    [
+      '#!/bin/bash',
+      `RUN=${run}`,
+      'case "$1" in',
+      `  start) mkdir -p $RUN; setsid sleep ${options.sleepArg} </dev/null >/dev/null 2>&1 & echo $! > $RUN/${job}.pid ;;`,
+      // the stop hangs while <dir>/stuck-stop exists: the stop failure shape
+      `  stop) while [ -f ${env.dir}/stuck-stop ]; do sleep 0.2; done; kill "$(cat $RUN/${job}.pid)"; rm -f $RUN/${job}.pid ;;`,
+      'esac',
+      '',
+    ].join('\n'),
+  );
+  for (const [name, text] of Object.entries(options.scripts ?? {})) await writeFile(join(jobDir, 'bin', name), text);
+  const archive = tgz(work, join(env.dir, 'build', `${blobId}.tgz`), [`./${job}`]);
+  await writeFile(join(env.blobDir, blobId), archive);
+  return archive;
+}
+
+/** A tarball of `files` (name -> content, entries `./name`) stored in the local blobstore as `blobId`. */
+export async function tarballBlob(env: AgentEnv, blobId: string, files: Record<string, string>): Promise<Buffer> {
+  const work = join(env.dir, 'build', blobId);
+  await mkdir(work, { recursive: true });
+  for (const [name, text] of Object.entries(files)) await writeFile(join(work, name), text);
+  const blob = tgz(work, join(env.dir, 'build', `${blobId}.tgz`), ['.']);
+  await writeFile(join(env.blobDir, blobId), blob);
+  return blob;
 }

@@ -2,7 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PeerCertificate } from 'node:tls';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../src/common/logging.js';
 import { checkNatsServerIdentity } from '../../src/agent/mbus/nats-handler.js';
+import { vcapPaths } from '../../src/agent/platform/paths.js';
+import { duration, MonitJobSupervisor } from '../../src/agent/supervisor/job-supervisor.js';
+import type { MonitClient } from '../../src/agent/supervisor/monit-client.js';
+import type { MonitProcess } from '../../src/agent/supervisor/monit-process.js';
 import { jobStateOf, parseMonitStatus, processesOf, vcapServices } from '../../src/agent/supervisor/monit-status.js';
 
 const peer = (cn: string) => ({ subject: { CN: cn } }) as unknown as PeerCertificate;
@@ -48,4 +56,33 @@ test('job_state: starting beats failing; unmonitored is failing; no services is 
   const [c] = vcapServices(parseMonitStatus(statusXml([failing], ['c'])));
   assert.equal(c.statusMessage, 'process is not running');
   assert.deepEqual(processesOf([c])[0], { name: 'c', state: 'failing', uptime: {}, mem: { percent: 0 }, cpu: { total: 0 } });
+});
+
+test('job monit files: the last job gets 0000, extra *.monit files get the job prefix (§6.2)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'capstan-monit-files-'));
+  try {
+    const paths = vcapPaths(join(dir, 'vcap'));
+    const jobs = ['first', 'second', 'third'].map((name) => ({ name, dir: join(dir, 'installed', name) }));
+    for (const job of jobs) {
+      await mkdir(job.dir, { recursive: true });
+      await writeFile(join(job.dir, 'monit'), `check process ${job.name}\n`);
+    }
+    await writeFile(join(jobs[0].dir, 'worker.monit'), 'check process first_worker\n');
+    // writing files needs neither monit nor its HTTP interface
+    const supervisor = new MonitJobSupervisor(paths, {} as MonitClient, {} as MonitProcess, createLogger('test'));
+    await mkdir(paths.monitJob, { recursive: true });
+    await writeFile(join(paths.monitJob, '0005_old.monitrc'), 'stale');
+    await supervisor.writeJobConfigs(jobs);
+    assert.deepEqual((await readdir(paths.monitJob)).sort(), ['0000_third.monitrc', '0001_second.monitrc', '0002_first.monitrc', '0002_first_worker.monitrc']);
+    assert.equal(await readFile(join(paths.monitJob, '0002_first_worker.monitrc'), 'utf8'), 'check process first_worker\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop timeout texts name the configured timeout; the default reads as bosh-agent\'s "5 minutes"', () => {
+  assert.equal(duration(300_000), '5 minutes');
+  assert.equal(duration(60_000), '1 minute');
+  assert.equal(duration(4_000), '4 seconds');
+  assert.equal(duration(1_500), '1500 milliseconds');
 });

@@ -273,3 +273,49 @@ test('ubuntu disk mounter: bind mount of a directory disk (symlink where mountin
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('ubuntu sys/run: a tmpfs of env.bosh.run_dir.tmpfs_size, left alone once jobs use the directory', async () => {
+  const { mountRunDirTmpfs, runDirTmpfsSize } = await import('../../src/agent/platform/layout.js');
+  const { vcapPaths } = await import('../../src/agent/platform/paths.js');
+  const { execFileSync } = await import('node:child_process');
+  assert.equal(runDirTmpfsSize(undefined), '16m');
+  assert.equal(runDirTmpfsSize({ run_dir: { tmpfs_size: '32m' } }), '32m');
+  assert.equal(runDirTmpfsSize({ run_dir: { tmpfs_size: '1m; reboot' } }), '16m');
+  const dir = await mkdtemp(join(tmpdir(), 'capstan-run-tmpfs-'));
+  const paths = vcapPaths(join(dir, 'vcap'));
+  const mountLine = async () => (await readFile('/proc/mounts', 'utf8')).split('\n').find((l) => l.split(' ')[1] === paths.sysRun);
+  try {
+    await mkdir(join(paths.sysRun, 'job'), { recursive: true });
+    await mountRunDirTmpfs(paths, '1m', quiet);
+    assert.equal(await mountLine(), undefined, 'a directory jobs use is not hidden under a new mount');
+    await rm(join(paths.sysRun, 'job'), { recursive: true });
+    await mountRunDirTmpfs(paths, '1m', quiet);
+    // this host lets root mount; a container without CAP_SYS_ADMIN keeps the directory instead
+    const line = await mountLine();
+    if (line) assert.match(line, /^tmpfs \S+ tmpfs \S*size=1024k/);
+    await mountRunDirTmpfs(paths, '1m', quiet);
+    assert.equal((await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.split(' ')[1] === paths.sysRun).length, line ? 1 : 0, 'mounted once');
+  } finally {
+    if (await mountLine()) execFileSync('umount', [paths.sysRun]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('agent.json Capstan timeouts: positive seconds or absent (bosh-agent defaults)', async () => {
+  const { loadAgentConfig } = await import('../../src/agent/settings.js');
+  const dir = await mkdtemp(join(tmpdir(), 'capstan-agent-json-'));
+  const write = async (capstan: Record<string, unknown>) => {
+    const path = join(dir, 'agent.json');
+    await writeFile(path, JSON.stringify({ Infrastructure: { Settings: { Sources: [{ Type: 'File', SettingsPath: '/x' }] } }, Capstan: capstan }));
+    return path;
+  };
+  try {
+    const defaults = await loadAgentConfig(await write({}));
+    assert.equal(defaults.Capstan.StopTimeoutSeconds, undefined);
+    assert.equal((await loadAgentConfig(await write({ StopTimeoutSeconds: 4, ReloadTimeoutSeconds: 0.5 }))).Capstan.ReloadTimeoutSeconds, 0.5);
+    await assert.rejects(loadAgentConfig(await write({ StopTimeoutSeconds: -1 })), /Capstan\.StopTimeoutSeconds must be a positive number of seconds/);
+    await assert.rejects(loadAgentConfig(await write({ ReloadTimeoutSeconds: '10' })), /Capstan\.ReloadTimeoutSeconds must be a positive number of seconds/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

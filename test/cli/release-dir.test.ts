@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tar from 'tar';
@@ -205,4 +205,25 @@ test('repack-stemcell writes a copy with a new name, version, cloud properties a
   assert.equal(readFileSync(join(root, 'image'), 'utf8'), '');
   assert.match(readFileSync(join(root, 'stemcell.MF'), 'utf8'), /^cloud_properties:\n {2}image_id: abc$/m);
   assert.match(readFileSync(join(root, 'stemcell.MF'), 'utf8'), /^sha1: da39a3ee5e6b4b0d3255bfef95601890afd80709$/m);
+});
+
+test('create-release --final and finalize-release print the final release and record it in releases/', async () => {
+  const dir = join(work, 'finals');
+  mkdirSync(dir);
+  await ok(['init-release'], dir);
+  writeFileSync(join(dir, 'config/final.yml'), `---\nname: finals\nblobstore:\n  provider: local\n  options:\n    blobstore_path: ${join(work, 'finals-store')}\n`);
+  await ok(['generate-job', 'worker'], dir);
+  await ok(['create-release', '--tarball', join(work, 'finals-dev.tgz')], dir);
+  const finalized = await ok(['finalize-release', join(work, 'finals-dev.tgz'), '--version', '3'], dir);
+  assert.match(finalized, /^Version\s+3$/m);
+  assert.match(finalized, new RegExp(`^Manifest\\s+${join(dir, 'releases/finals/finals-3.yml')}$`, 'm'));
+  assert.match(finalized, /^worker\/[0-9a-f]{40}\s+[0-9a-f]{40}$/m);
+  const next = await ok(['create-release', '--final'], dir);
+  assert.match(next, /^Version\s+4$/m);
+  assert.match(next, new RegExp(`^Tarball\\s+${join(dir, 'releases/finals/finals-4.tgz')}$`, 'm'));
+  assert.equal(readdirSync(join(work, 'finals-store')).length, 1, 'the job was uploaded once');
+  const again = await capstan(['finalize-release', join(work, 'finals-dev.tgz'), '--version', '4'], dir);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /Release 'finals' version '4' already exists/);
+  assert.match(await ok(['create-release'], dir), /^Version\s+4\+dev\.1$/m);
 });

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Server } from 'node:net';
 import { DummyCpi } from '../../src/cpi/dummy/dummy-cpi.js';
+import { DEFAULT_AGENT_PORT_RANGE } from '../../src/cpi/dummy/ports.js';
 import { createLogger } from '../../src/common/logging.js';
 import type { AgentSettings } from '../../src/common/protocol.js';
 
@@ -159,4 +161,58 @@ test('simulates a vanished VM, an agent that does not answer, and a missing disk
   const diskCid = await cpi.createDisk(100, {}, null);
   await cpi.simulate({ type: 'disk_missing', diskCid });
   assert.equal(await cpi.hasDisk(diskCid), false);
+});
+
+function agentConfig(baseDir: string, vmCid: string): { Capstan: { MonitPort?: number; AlertSmtpPort?: number } } {
+  return JSON.parse(readFileSync(join(baseDir, 'vms', vmCid, 'agent.json'), 'utf8'));
+}
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// The agent binds monit's ports seconds after the CPI chose them: a port that was merely free at that
+// moment (the kernel's pick for bind(0)) was taken meanwhile by an outgoing connection or another
+// agent, and that agent died with EADDRINUSE while the deploy waited for it.
+test('monit ports are reserved per VM: never one another VM or environment holds or a process listens on', async () => {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  assert.ok(DEFAULT_AGENT_PORT_RANGE[1] < ephemeralLow, 'outside the range outgoing connections and bind(0) take ports from');
+
+  const low = 24_000 + Math.floor(Math.random() * 900);
+  const range: [number, number] = [low, low + 4];
+  const blocker = await listen(low); // something else on the host already listens on the first port
+  const cpis = ['env-a', 'env-b'].map((name) =>
+    new DummyCpi({ baseDir: join(dir, name), agent, agentBundlePath: join(dir, 'fake-agent.cjs'), agentPortRange: range, logger: createLogger('dummy-cpi', undefined, 'warn') }));
+  try {
+    const stemcells = await Promise.all(cpis.map((c) => c.createStemcell('/x', {})));
+    const [a, b] = await Promise.all(cpis.map((c, i) => c.createVm(`agent-port-${i}`, stemcells[i]!, {}, {}, [], {})));
+    const ports = [agentConfig(join(dir, 'env-a'), a), agentConfig(join(dir, 'env-b'), b)].flatMap((c) => [c.Capstan.MonitPort!, c.Capstan.AlertSmtpPort!]);
+    assert.deepEqual([...ports].sort(), [low + 1, low + 2, low + 3, low + 4], 'four distinct ports, not the one in use');
+
+    await assert.rejects(cpis[0]!.createVm('agent-port-2', stemcells[0]!, {}, {}, [], {}), /No free port left in/);
+    await cpis[0]!.deleteVm(a);
+    const c = await cpis[0]!.createVm('agent-port-3', stemcells[0]!, {}, {}, [], {});
+    const again = agentConfig(join(dir, 'env-a'), c).Capstan;
+    assert.deepEqual([again.MonitPort, again.AlertSmtpPort].sort(), ports.slice(0, 2).sort(), 'deleteVm gave its ports back');
+    await cpis[0]!.deleteVm(c);
+    await cpis[1]!.deleteVm(b);
+  } finally {
+    blocker.close();
+  }
+});
+
+test('with the dummy supervisor the agent runs without monit, as BOSH\'s dummy CPI starts it', async () => {
+  const dummyCpi = new DummyCpi({ baseDir: join(dir, 'no-monit'), agent, agentBundlePath: join(dir, 'fake-agent.cjs'), supervisor: 'dummy', logger: createLogger('dummy-cpi', undefined, 'warn') });
+  const vmCid = await dummyCpi.createVm('agent-no-monit', await dummyCpi.createStemcell('/x', {}), {}, {}, [], {});
+  const started = await waitFor(() => {
+    const file = join(dir, 'no-monit', 'vms', vmCid, 'vcap', 'started.json');
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+  }, 'the agent to start');
+  assert.equal(started.argv[started.argv.indexOf('-M') + 1], 'dummy-nats');
+  assert.equal(started.config.Capstan.MonitPort, undefined, 'no monit ports reserved');
+  await dummyCpi.deleteVm(vmCid);
 });

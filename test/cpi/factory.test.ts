@@ -20,12 +20,12 @@ function config(cpi: unknown) {
   });
 }
 
-test('agents get the NATS URL for agents and the embedded DAV blobstore with the CA', () => {
+test('agents get the NATS URL for agents and the embedded DAV blobstore with the CA, but not the director\'s blobstore credential', () => {
   assert.deepEqual(cpiAgentConfig(config({ type: 'docker' }), 'CA PEM'), {
     mbus: 'nats://10.245.0.1:4222',
     blobstore: {
       provider: 'dav',
-      options: { endpoint: 'https://10.245.0.1:25250', user: 'agent', password: 'blob-pw', tls: { cert: { ca: 'CA PEM' } } },
+      options: { endpoint: 'https://10.245.0.1:25250', tls: { cert: { ca: 'CA PEM' } } },
     },
   });
 });
@@ -40,4 +40,20 @@ test('createCpi builds the configured CPI', () => {
   const external = createCpi(config({ type: 'external', executable: '/bin/cpi' }), 'CA');
   assert.equal(external.name, 'external');
   assert.ok(external.cpi instanceof ExternalCpi);
+});
+
+test('createConfiguredCpi builds a cpi-config entry: docker with its host and TLS, dummy with its own base dir, anything else external', async () => {
+  const { createConfiguredCpi } = await import('../../src/cpi/factory.js');
+  const director = config({ type: 'dummy', base_dir: '/tmp/x' });
+  const tls = { ca: 'CA', certificate: 'CERT', private_key: 'KEY' };
+  const docker = createConfiguredCpi({ name: 'z2', type: 'docker', properties: { host: 'tcp://10.0.0.5:2376', tls, network: 'n2' } }, director, 'AGENT CA');
+  assert.ok(docker instanceof DockerCpi);
+  const options = (docker as unknown as { options: { host: string; tls: unknown; network: string } }).options;
+  assert.deepEqual([options.host, options.tls, options.network], ['tcp://10.0.0.5:2376', { ca: 'CA', cert: 'CERT', key: 'KEY' }, 'n2']);
+  const dummy = createConfiguredCpi({ name: 'd1', type: 'dummy', properties: {} }, director, 'AGENT CA');
+  assert.ok(dummy instanceof DummyCpi);
+  assert.equal((dummy as unknown as { options: { baseDir: string } }).options.baseDir, '/tmp/d/cpis/d1');
+  const aws = createConfiguredCpi({ name: 'aws', type: 'aws', properties: { region: 'x' } }, director, 'AGENT CA');
+  assert.ok(aws instanceof ExternalCpi);
+  assert.equal((aws as unknown as { options: { executable: string } }).options.executable, '/var/vcap/jobs/aws_cpi/bin/cpi');
 });

@@ -1,6 +1,6 @@
 // After a real `capstan up` (dummy CPI) and a deploy with a generated password and a generated
 // certificate, no secret of the environment appears in any log file it produced: the admin and
-// blobstore passwords, every private key (environment certs and the agents' mbus certs), and the
+// blobstore passwords (the director's and each VM's own), every private key (environment certs and the agents' mbus certs), and the
 // generated variable values. Logs: $CAPSTAN_HOME/logs/*, task debug logs, and agent/job logs of
 // the dummy VMs.
 import { test, before, after } from 'node:test';
@@ -124,6 +124,16 @@ test('no generated secret of the environment or the deployment appears in any lo
     });
   }
   assert.ok(agentKeys > 0, 'the agents’ mbus private keys were found in their settings');
+  // and each VM's own blobstore credential (env.bosh.blobstores), issued at create_vm
+  let agentBlobPasswords = 0;
+  for (const file of vmFiles.filter((f) => /settings.*\.json$|env\.json$/i.test(f) && lstatSync(f).size < 1_000_000)) {
+    const text = readFileSync(file, 'utf8');
+    for (const [, user, password] of text.matchAll(/"user":\s*"(agent-[^"]+)",\s*"password":\s*"([^"]+)"/g)) {
+      secrets.set(`blobstore password of ${user} (${file})`, password);
+      agentBlobPasswords++;
+    }
+  }
+  assert.ok(agentBlobPasswords > 0, 'the agents’ blobstore credentials were found in their settings');
   for (const [what, value] of secrets) assert.ok(value && value.length >= 16, `${what} is a real secret`);
 
   const logs = [

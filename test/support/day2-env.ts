@@ -177,12 +177,18 @@ instance_groups:
 }
 
 /** Starts the environment and deploys `day2` with `instances` ticker instances. */
+/**
+ * Agent timeouts for tests: an unresponsive agent is found within seconds instead of BOSH's 10 s
+ * (cloud check) and 45 s (deploy) per attempt.
+ */
+export const TEST_AGENT_TIMEOUTS = { get_state_seconds: 3, scan_seconds: 2, vm_state_seconds: 2, unresponsive_stop_seconds: 2 };
+
 export async function startDay2Env(instances = 2): Promise<Day2Env> {
   const home = mkdtempSync(join(tmpdir(), 'capstan-day2-home-'));
   const work = mkdtempSync(join(tmpdir(), 'capstan-day2-work-'));
   const runRoot = join(work, 'run');
   const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
-  await up({ home, cpi: 'dummy', ...ports, database: testDatabaseFlag() });
+  await up({ home, cpi: 'dummy', ...ports, database: testDatabaseFlag(), agentTimeouts: TEST_AGENT_TIMEOUTS });
   const paths = environmentPaths(home);
   const envFile = readEnvironmentFile(paths.envFile)!;
   const client = new DirectorClient({ url: envFile.url, caCert: readFileSync(envFile.ca_cert_path, 'utf8'), client: envFile.client, clientSecret: envFile.client_secret }, { pollIntervalMs: 200 });

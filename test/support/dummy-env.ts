@@ -48,12 +48,17 @@ export interface DummyEnvironment {
   stop(): Promise<void>;
 }
 
-export async function startDummyEnvironment(prefix = 'capstan-dummy-env'): Promise<DummyEnvironment> {
+export interface DummyEnvironmentOptions {
+  /** The agents' job supervisor: real monit (default) or `dummy` (no monit; benchmarks). */
+  supervisor?: 'monit' | 'dummy';
+}
+
+export async function startDummyEnvironment(prefix = 'capstan-dummy-env', options: DummyEnvironmentOptions = {}): Promise<DummyEnvironment> {
   const home = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const work = join(home, 'work');
   mkdirSync(work);
   const ports = { directorPort: await freePort(), natsPort: await freePort(), blobstorePort: await freePort() };
-  const { env: target, paths } = await up({ home, cpi: 'dummy', ...ports, database: testDatabaseFlag() });
+  const { env: target, paths } = await up({ home, cpi: 'dummy', ...ports, database: testDatabaseFlag(), dummySupervisor: options.supervisor });
   const processEnv: NodeJS.ProcessEnv = { ...process.env, CAPSTAN_HOME: home };
   for (const name of Object.keys(processEnv)) {
     if (/^(BOSH|CAPSTAN)_(ENVIRONMENT|CA_CERT|CLIENT|CLIENT_SECRET|DEPLOYMENT)$/.test(name)) delete processEnv[name];

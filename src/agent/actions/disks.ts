@@ -1,91 +1,46 @@
-// Disk actions (§2.12); the mount semantics per platform are in platform/disks.ts.
+// Disk actions (§2.12): one table of method -> (nature, arity, DiskManager call); the mount semantics
+// per platform are in platform/disks.ts.
+import type { DiskManager } from '../platform/disks.js';
 import type { AgentServices } from '../services.js';
 import { stringArg, type Action } from './action.js';
 
-abstract class DiskAction implements Action {
-  abstract readonly name: string;
-  abstract readonly isAsynchronous: boolean;
-  abstract readonly requiredArgs: number;
-  constructor(protected readonly services: AgentServices) {}
-  abstract run(args: unknown[]): Promise<unknown>;
+interface DiskActionSpec {
+  isAsynchronous: boolean;
+  /** list_disk is async only for protocol >= 3, like bosh-agent. */
+  asyncFromProtocol?: number;
+  requiredArgs: number;
+  run(disks: DiskManager, args: unknown[]): Promise<unknown>;
 }
 
-/** Async only for protocol >= 3, like bosh-agent. */
-export class ListDiskAction extends DiskAction {
-  readonly name = 'list_disk';
-  readonly isAsynchronous = false;
-  readonly asyncFromProtocol = 3;
-  readonly requiredArgs = 0;
-  async run(): Promise<string[]> {
-    return this.services.disks.listMounted();
-  }
-}
+/** Most disk actions answer `{}` once the DiskManager call is done. */
+const empty = (call: (disks: DiskManager, args: unknown[]) => Promise<void>) => async (disks: DiskManager, args: unknown[]) => {
+  await call(disks, args);
+  return {};
+};
 
-export class MountDiskAction extends DiskAction {
-  readonly name = 'mount_disk';
-  readonly isAsynchronous = true;
-  readonly requiredArgs = 1;
-  async run(args: unknown[]): Promise<Record<string, never>> {
-    await this.services.disks.mount(stringArg(args, 0));
-    return {};
-  }
-}
+const DISK_ACTIONS: Record<string, DiskActionSpec> = {
+  list_disk: { isAsynchronous: false, asyncFromProtocol: 3, requiredArgs: 0, run: (disks) => disks.listMounted() },
+  mount_disk: { isAsynchronous: true, requiredArgs: 1, run: empty((disks, args) => disks.mount(stringArg(args, 0))) },
+  unmount_disk: { isAsynchronous: true, requiredArgs: 1, run: (disks, args) => disks.unmount(stringArg(args, 0)) },
+  // The director sends the old and new disk CIDs; bosh-agent ignores them (§1.3).
+  migrate_disk: { isAsynchronous: true, requiredArgs: 0, run: empty((disks) => disks.migrate()) },
+  add_persistent_disk: { isAsynchronous: true, requiredArgs: 2, run: empty((disks, args) => disks.addHint(stringArg(args, 0), args[1])) },
+  remove_persistent_disk: { isAsynchronous: true, requiredArgs: 1, run: empty((disks, args) => disks.removeHint(stringArg(args, 0))) },
+  add_dynamic_disk: { isAsynchronous: true, requiredArgs: 2, run: empty((disks, args) => disks.addDynamic(stringArg(args, 0), args[1])) },
+  remove_dynamic_disk: { isAsynchronous: false, requiredArgs: 1, run: empty((disks, args) => disks.removeDynamic(stringArg(args, 0))) },
+};
 
-export class UnmountDiskAction extends DiskAction {
-  readonly name = 'unmount_disk';
-  readonly isAsynchronous = true;
-  readonly requiredArgs = 1;
-  async run(args: unknown[]): Promise<{ message: string }> {
-    return this.services.disks.unmount(stringArg(args, 0));
+/** Builders for the factory: method name -> a fresh disk action. */
+export function diskActionBuilders(services: AgentServices): Record<string, () => Action> {
+  const builders: Record<string, () => Action> = {};
+  for (const [name, spec] of Object.entries(DISK_ACTIONS)) {
+    builders[name] = () => ({
+      name,
+      isAsynchronous: spec.isAsynchronous,
+      asyncFromProtocol: spec.asyncFromProtocol,
+      requiredArgs: spec.requiredArgs,
+      run: (args) => spec.run(services.disks, args),
+    });
   }
-}
-
-export class MigrateDiskAction extends DiskAction {
-  readonly name = 'migrate_disk';
-  readonly isAsynchronous = true;
-  readonly requiredArgs = 0;
-  async run(): Promise<Record<string, never>> {
-    await this.services.disks.migrate();
-    return {};
-  }
-}
-
-export class AddPersistentDiskAction extends DiskAction {
-  readonly name = 'add_persistent_disk';
-  readonly isAsynchronous = true;
-  readonly requiredArgs = 2;
-  async run(args: unknown[]): Promise<Record<string, never>> {
-    await this.services.disks.addHint(stringArg(args, 0), args[1]);
-    return {};
-  }
-}
-
-export class RemovePersistentDiskAction extends DiskAction {
-  readonly name = 'remove_persistent_disk';
-  readonly isAsynchronous = true;
-  readonly requiredArgs = 1;
-  async run(args: unknown[]): Promise<Record<string, never>> {
-    await this.services.disks.removeHint(stringArg(args, 0));
-    return {};
-  }
-}
-
-export class AddDynamicDiskAction extends DiskAction {
-  readonly name = 'add_dynamic_disk';
-  readonly isAsynchronous = true;
-  readonly requiredArgs = 2;
-  async run(args: unknown[]): Promise<Record<string, never>> {
-    await this.services.disks.addDynamic(stringArg(args, 0), args[1]);
-    return {};
-  }
-}
-
-export class RemoveDynamicDiskAction extends DiskAction {
-  readonly name = 'remove_dynamic_disk';
-  readonly isAsynchronous = false;
-  readonly requiredArgs = 1;
-  async run(args: unknown[]): Promise<Record<string, never>> {
-    await this.services.disks.removeDynamic(stringArg(args, 0));
-    return {};
-  }
+  return builders;
 }

@@ -7,16 +7,7 @@ import { ApplyAction } from './apply.js';
 import { CancelTaskAction } from './cancel-task.js';
 import { CompilePackageAction, CompilePackageWithSignedUrlAction } from './compile-package.js';
 import { DeleteArpEntriesAction } from './delete-arp-entries.js';
-import {
-  AddDynamicDiskAction,
-  AddPersistentDiskAction,
-  ListDiskAction,
-  MigrateDiskAction,
-  MountDiskAction,
-  RemoveDynamicDiskAction,
-  RemovePersistentDiskAction,
-  UnmountDiskAction,
-} from './disks.js';
+import { diskActionBuilders } from './disks.js';
 import { DrainAction } from './drain.js';
 import { BundleLogsAction, FetchLogsAction, FetchLogsWithSignedUrlAction } from './fetch-logs.js';
 import { GetStateAction } from './get-state.js';
@@ -55,14 +46,7 @@ export function createActionFactory(services: AgentServices): ActionFactory {
     fetch_logs_with_signed_url: () => new FetchLogsWithSignedUrlAction(services),
     bundle_logs: () => new BundleLogsAction(services),
     ssh: () => new SshAction(services),
-    list_disk: () => new ListDiskAction(services),
-    mount_disk: () => new MountDiskAction(services),
-    unmount_disk: () => new UnmountDiskAction(services),
-    migrate_disk: () => new MigrateDiskAction(services),
-    add_persistent_disk: () => new AddPersistentDiskAction(services),
-    remove_persistent_disk: () => new RemovePersistentDiskAction(services),
-    add_dynamic_disk: () => new AddDynamicDiskAction(services),
-    remove_dynamic_disk: () => new RemoveDynamicDiskAction(services),
+    ...diskActionBuilders(services),
     update_settings: () => new UpdateSettingsAction(services),
     upload_blob: () => new UploadBlobAction(services),
     sync_dns: () => new SyncDnsAction(services),

@@ -17,6 +17,16 @@ function filtersArg(value: unknown): string[] {
   return value as string[];
 }
 
+/** Builds the logs tarball, hands it to `upload`, and removes it whatever happens. */
+async function uploadLogs<T>(services: AgentServices, logType: string, filters: unknown, upload: (tarball: string) => Promise<T>): Promise<T> {
+  const tarball = await buildLogsTarball(services.paths, logType, filtersArg(filters));
+  try {
+    return await upload(tarball);
+  } finally {
+    await rm(tarball, { force: true });
+  }
+}
+
 /** Tars the requested logs (doublestar filters) and uploads the tarball (§2.11). */
 export class FetchLogsAction implements Action {
   readonly name = 'fetch_logs';
@@ -26,12 +36,7 @@ export class FetchLogsAction implements Action {
   constructor(private readonly services: AgentServices) {}
 
   async run(args: unknown[]): Promise<{ blobstore_id: string; sha1: string }> {
-    const tarball = await buildLogsTarball(this.services.paths, stringArg(args, 0), filtersArg(args[1]));
-    try {
-      return await this.services.blobs.upload(tarball);
-    } finally {
-      await rm(tarball, { force: true });
-    }
+    return uploadLogs(this.services, stringArg(args, 0), args[1], (tarball) => this.services.blobs.upload(tarball));
   }
 }
 
@@ -51,12 +56,8 @@ export class FetchLogsWithSignedUrlAction implements Action {
 
   async run(args: unknown[]): Promise<{ sha1: string }> {
     const req = objectArg<SignedLogsRequest>(args, 0, 'action.FetchLogsWithSignedURLRequest');
-    const tarball = await buildLogsTarball(this.services.paths, req.log_type ?? '', filtersArg(req.filters));
-    try {
-      return { sha1: await signedPut(req.signed_url ?? '', req.blobstore_headers ?? {}, tarball, { ca: this.services.blobstoreCa() }) };
-    } finally {
-      await rm(tarball, { force: true });
-    }
+    const put = async (tarball: string) => ({ sha1: await signedPut(req.signed_url ?? '', req.blobstore_headers ?? {}, tarball, { ca: this.services.blobstoreCa() }) });
+    return uploadLogs(this.services, req.log_type ?? '', req.filters, put);
   }
 }
 

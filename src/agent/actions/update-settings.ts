@@ -1,5 +1,6 @@
 // update_settings (§2.13): persistent task. Trusted certs, disk associations, update_settings.json;
-// a changed mbus or blobstore makes the agent exit so its supervisor restarts it with the new
+// a changed NATS mbus (certificate rotation) is taken by reconnecting in-process; a changed
+// blobstore (or HTTPS mbus) makes the agent exit so its supervisor restarts it with the new
 // settings; the restarted agent resumes the task from tasks.json and answers "ok".
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -32,8 +33,11 @@ export class UpdateSettingsAction implements Action {
     const blobstoresChanged = update.blobstores != null && JSON.stringify(update.blobstores) !== JSON.stringify(current.blobstores);
     if (mbusChanged) merged.mbus = update.mbus;
     if (blobstoresChanged) merged.blobstores = update.blobstores;
+    // A new NATS certificate (rotation) is taken in-process: connected before it is saved, so a
+    // certificate NATS refuses fails this task and leaves the agent on the old one.
+    const reconnected = mbusChanged && !blobstoresChanged && (await this.services.reconnectMbus(merged));
     await this.services.saveUpdateSettings(merged);
-    if (mbusChanged || blobstoresChanged) {
+    if ((mbusChanged && !reconnected) || blobstoresChanged) {
       // Never returns: the restarted agent resumes this task and answers "ok".
       await this.services.requestRestart('update_settings changed mbus or blobstores');
     }

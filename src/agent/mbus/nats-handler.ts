@@ -9,6 +9,8 @@ import { dispatch, encodeResponse, type DispatchDeps } from './dispatcher.js';
 /** Same expression as bosh-agent (the dot before "nats" is unescaped there too). */
 export const NATS_SERVER_CN = /^[a-zA-Z0-9*\-]*.nats.bosh-internal$/;
 
+const RECONNECT_TIMEOUT_MS = 5_000;
+
 export interface NatsHandlerOptions {
   urls: string[];
   agentId: string;
@@ -36,18 +38,42 @@ export class NatsHandler {
   private nc?: NatsConnection;
   private sub?: Subscription;
   private loop?: Promise<void>;
+  private deps?: DispatchDeps;
 
   constructor(
-    private readonly options: NatsHandlerOptions,
+    private options: NatsHandlerOptions,
     private readonly logger: Logger,
   ) {}
 
   async connect(): Promise<void> {
-    const { cert } = this.options;
+    this.nc = await this.open(this.options.urls, this.options.cert, true);
+  }
+
+  /**
+   * Moves to new URLs or a new client certificate (update_settings mbus) without a process
+   * restart. The new connection must be up first: when it fails the agent stays on the old one.
+   * Requests arriving while the subscription moves over are not answered; the director retries.
+   */
+  async reconnect(urls: string[], cert: MbusCert): Promise<void> {
+    const next = await this.open(urls, cert, false).catch((err: Error) => {
+      throw new Error(`Connecting to NATS with the new mbus settings: ${err.message}`);
+    });
+    const old = this.nc;
+    this.sub?.unsubscribe();
+    await this.loop?.catch(() => undefined); // the request in hand is answered on the old connection
+    this.nc = next;
+    this.options = { ...this.options, urls, cert };
+    if (this.deps) this.subscribe(this.deps);
+    if (old && !old.isClosed()) await old.drain().catch(() => old.close());
+    this.logger.info('NATS connection moved to the new mbus settings');
+  }
+
+  /** waitOnFirstConnect: at start the agent waits for NATS; a reconnect fails fast instead. */
+  private async open(urls: string[], cert: MbusCert, waitOnFirstConnect: boolean): Promise<NatsConnection> {
     if (!cert?.certificate || !cert?.private_key) throw new Error('Missing mbus client certificate (env.bosh.mbus.cert)');
     let attempt = 0;
-    this.nc = await connect({
-      ...natsServers(this.options.urls),
+    const nc = await connect({
+      ...natsServers(urls),
       name: `agent-${this.options.agentId}`,
       tls: {
         cert: cert.certificate,
@@ -56,21 +82,25 @@ export class NatsHandler {
         minVersion: 'TLSv1.2',
         checkServerIdentity: checkNatsServerIdentity,
       } as never,
-      waitOnFirstConnect: true,
+      waitOnFirstConnect,
+      // a refused client certificate (TLS 1.3) shows only as a connect timeout: fail a reconnect soon
+      ...(waitOnFirstConnect ? {} : { timeout: RECONNECT_TIMEOUT_MS }),
       maxReconnectAttempts: -1,
       // 2 s x attempt, at most 10 s (§1.1).
       reconnectDelayHandler: () => Math.min(2000 * ++attempt, 10_000),
     });
     void (async () => {
-      for await (const status of this.nc!.status()) {
+      for await (const status of nc.status()) {
         if (status.type === 'reconnect') attempt = 0;
         this.logger.info({ type: status.type }, 'NATS status');
       }
     })();
+    return nc;
   }
 
   /** Subscribes agent.<agent_id>; requests are handled one at a time, in arrival order. */
   subscribe(deps: DispatchDeps): void {
+    this.deps = deps;
     const nc = this.connection();
     this.sub = nc.subscribe(`agent.${this.options.agentId}`);
     const sub = this.sub;

@@ -139,6 +139,16 @@ export class LinuxMounter implements Mounter {
   }
 }
 
+/** Runs one step of a multi-step operation; its error is prefixed with the step, bosh-agent style. */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`${what}: ${(e.stderr || e.message).trim()}`);
+  }
+}
+
 export class DiskManager {
   constructor(
     private readonly paths: VcapPaths,
@@ -151,15 +161,18 @@ export class DiskManager {
   }
 
   async addHint(cid: string, hint: unknown): Promise<void> {
-    const settings = await this.settings();
-    const hints = await this.hints();
-    hints[cid] = diskSettingsFromHint(cid, hint, settings.env);
-    await writeFileAtomic(this.paths.diskHints, JSON.stringify(hints), 0o600);
+    const { env } = await this.settings();
+    await this.changeHints((hints) => void (hints[cid] = diskSettingsFromHint(cid, hint, env)));
   }
 
   async removeHint(cid: string): Promise<void> {
+    await this.changeHints((hints) => void delete hints[cid]);
+  }
+
+  /** Read, change and save persistent_disk_hints.json. */
+  private async changeHints(change: (hints: Record<string, DiskSettings>) => void): Promise<void> {
     const hints = await this.hints();
-    delete hints[cid];
+    change(hints);
     await writeFileAtomic(this.paths.diskHints, JSON.stringify(hints), 0o600);
   }
 
@@ -193,6 +206,11 @@ export class DiskManager {
     const target = inStore ? this.paths.storeMigrationTarget : this.paths.store;
     await this.mounter.mount(disk.Path!, target, disk.MountOptions);
     if (target === this.paths.store) await chmod(this.paths.store, 0o700).catch(() => undefined);
+    await this.recordManaged(cid);
+  }
+
+  /** managed_disk_settings.json: the CID of the disk last mounted (plain text, §5.4). */
+  private async recordManaged(cid: string): Promise<void> {
     await writeFile(this.paths.managedDisk, cid);
   }
 
@@ -212,13 +230,14 @@ export class DiskManager {
     const oldDevice = await this.mounter.mountedDevice(this.paths.store);
     const newDevice = await this.mounter.mountedDevice(this.paths.storeMigrationTarget);
     if (!oldDevice || !newDevice) return;
-    const from = `${this.paths.store}/.`;
-    await execFileP('cp', ['-a', from, `${this.paths.storeMigrationTarget}/`]);
-    await this.mounter.unmount(this.paths.store);
-    await this.mounter.unmount(this.paths.storeMigrationTarget);
-    await this.mounter.mount(newDevice, this.paths.store);
+    await step('Copying files from old disk to new disk', () => execFileP('cp', ['-a', `${this.paths.store}/.`, `${this.paths.storeMigrationTarget}/`]));
+    await step('Unmounting old persistent disk', () => this.mounter.unmount(this.paths.store));
+    await step('Remounting new disk on original mountpoint', async () => {
+      await this.mounter.unmount(this.paths.storeMigrationTarget);
+      await this.mounter.mount(newDevice, this.paths.store);
+    });
     const cid = Object.values(await this.knownDisks()).find((d) => d.Path === newDevice)?.ID;
-    if (cid) await writeFile(this.paths.managedDisk, cid);
+    if (cid) await this.recordManaged(cid);
   }
 
   async addDynamic(cid: string, hint: unknown): Promise<void> {

@@ -1,9 +1,14 @@
 // Bootstrapping the /var/vcap directory layout (§5.4) and small filesystem helpers shared by the
 // applier and the compiler (symlinks that replace, root:vcap ownership when the group exists).
-import { mkdir, symlink, readlink, rm, lstat, chmod, chown, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, symlink, readlink, rm, lstat, chmod, chown, readFile, writeFile, rename, readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
+import type { Logger } from '../../common/logging.js';
 import type { VcapPaths } from './paths.js';
+
+const execFileP = promisify(execFile);
 
 export async function bootstrapLayout(paths: VcapPaths): Promise<void> {
   const dirs: Array<[string, number]> = [
@@ -32,6 +37,30 @@ export async function bootstrapLayout(paths: VcapPaths): Promise<void> {
   }
   for (const dir of [paths.dataSys, paths.sysLog, paths.sysRun]) await chownVcap(dir);
   await ensureSymlink(paths.dataSys, paths.sys);
+}
+
+/** env.bosh.run_dir.tmpfs_size: the size of the sys/run tmpfs (§4.2, default 16m). */
+export function runDirTmpfsSize(env: Record<string, unknown> | undefined): string {
+  const size = (env?.run_dir as { tmpfs_size?: unknown } | undefined)?.tmpfs_size;
+  return typeof size === 'string' && /^\d+[kmg]?$/i.test(size) ? size : '16m';
+}
+
+/**
+ * sys/run on a tmpfs (§5.4, ubuntu platform): job pid files do not survive a reboot. Skipped when it
+ * is mounted already or jobs use the directory (an agent restart); a container that may not mount
+ * (no CAP_SYS_ADMIN) keeps the plain directory.
+ */
+export async function mountRunDirTmpfs(paths: VcapPaths, size: string, logger: Logger): Promise<void> {
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  if (mounts.split('\n').some((line) => line.split(' ')[1] === paths.sysRun)) return;
+  if ((await readdir(paths.sysRun).catch(() => [])).length > 0) return;
+  try {
+    await execFileP('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0750`, 'tmpfs', paths.sysRun]);
+    await chownVcap(paths.sysRun);
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    logger.info({ err: (e.stderr || e.message).trim() }, 'sys/run stays a directory: mounting a tmpfs is not allowed here');
+  }
 }
 
 /**

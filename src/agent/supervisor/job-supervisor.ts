@@ -35,7 +35,9 @@ export interface JobSupervisor {
 
 export interface MonitSupervisorOptions {
   pollMs?: number;
+  /** stop's single timer (bosh-agent: 5 minutes). */
   stopTimeoutMs?: number;
+  /** One of the 10 incarnation checks per reload attempt (bosh-agent: 1 s). */
   reloadCheckMs?: number;
 }
 
@@ -86,7 +88,8 @@ export class MonitJobSupervisor implements JobSupervisor {
     const sameSecond = (Number(before) + 1) * 1000 - Date.now();
     if (Number.isFinite(sameSecond) && sameSecond > 0) await sleep(sameSecond);
     for (let attempt = 0; attempt < 3; attempt++) {
-      await this.daemon.restart();
+      // A monit that cannot take the new configuration keeps its incarnation: that is the failure reported.
+      await this.daemon.restart().catch((err: Error) => this.logger.error({ err: err.message, attempt }, 'Restarting monit'));
       for (let waited = 0; waited < 10 * this.reloadCheckMs; waited += step) {
         await sleep(step);
         after = await this.client.status().then((s) => s.incarnation, () => before);
@@ -111,7 +114,7 @@ export class MonitJobSupervisor implements JobSupervisor {
     const deadline = Date.now() + this.stopTimeoutMs;
     const pending = await this.waitUntil(deadline, (s) => s.pendingAction === 0);
     if (pending.length > 0) {
-      throw new Error(`Timed out waiting for services '${names(pending)}' to no longer be pending after 5 minutes`);
+      throw new Error(`Timed out waiting for services '${names(pending)}' to no longer be pending after ${duration(this.stopTimeoutMs)}`);
     }
     await this.remonitorForStop(deadline);
     await this.stopGroup();
@@ -119,11 +122,13 @@ export class MonitJobSupervisor implements JobSupervisor {
     const running = await this.waitUntil(deadline, (s) => s.monitor === 0 && s.pendingAction === 0);
     const errored = running.filter((s) => s.status !== 0 && s.statusMessage !== '');
     if (errored.length > 0) throw new Error(`Stopping services '[${names(errored)}]' errored`);
-    if (running.length > 0) throw new Error(`Timed out waiting for services '${names(running)}' to stop after 5 minutes`);
+    if (running.length > 0) throw new Error(`Timed out waiting for services '${names(running)}' to stop after ${duration(this.stopTimeoutMs)}`);
   }
 
   /** `monit stop -g vcap` as bosh-agent does; if the CLI fails, log `monit summary` and stop over HTTP. */
   private async stopGroup(): Promise<void> {
+    // monit's CLI fails for a group without services (a VM without jobs): nothing to stop then
+    if ((await this.services()).length === 0) return;
     try {
       await this.daemon.control(['stop', '-g', 'vcap']);
     } catch (err) {
@@ -193,6 +198,14 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** bosh-agent's texts say "5 minutes"; a configured timeout is named as it is. */
+export function duration(ms: number): string {
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (ms % 60_000 === 0) return unit(ms / 60_000, 'minute');
+  if (ms % 1000 === 0) return unit(ms / 1000, 'second');
+  return unit(ms, 'millisecond');
 }
 
 function names(services: MonitService[]): string {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import type { DirectorClient } from '../director-client.js';
-import { addTemplateOptions, type TemplateOptions } from '../flags.js';
+import { addTemplateOptions, addVarsStoreOption, type TemplateOptions } from '../flags.js';
 import type { Wrap } from '../main.js';
 import type { DeploymentRow } from '../renderers/lists.js';
 
@@ -29,7 +29,7 @@ export function readInput(path: string): string {
 }
 
 export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
-  addTemplateOptions(program.command('deploy <manifest>').description('update (or create) a deployment from a manifest'))
+  addVarsStoreOption(addTemplateOptions(program.command('deploy <manifest>').description('update (or create) a deployment from a manifest')))
     .option('--recreate', 'recreate all VMs')
     .option('--recreate-persistent-disks', 'recreate all persistent disks')
     .option('--recreate-vms-created-before <timestamp>', 'only recreate VMs created before this RFC 3339 time')
@@ -43,7 +43,7 @@ export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
       wrap(async (ctx, path: string, opts: DeployFlags) => {
         const { renderTemplate } = await import('../vars.js');
         const { parse } = await import('yaml');
-        const manifest = renderTemplate(readInput(path), path, opts);
+        let manifest = renderTemplate(readInput(path), path, opts);
         const name = (parse(manifest, { version: '1.1' }) as { name?: string } | null)?.name;
         if (!name) throw new CliError(`Expected manifest '${path}' to specify a deployment name`);
         const deployment = ctx.deploymentName ?? name;
@@ -52,6 +52,8 @@ export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
         }
         const director = await ctx.director();
         ctx.ui.printLine(`Using deployment '${name}'`);
+        const { uploadManifestReleases } = await import('../release-uploads.js');
+        manifest = await uploadManifestReleases(ctx, director, manifest);
         const context = await showDiff(ctx, director, name, manifest, opts.redact !== false);
         await ctx.confirm();
         await director.runTask(
@@ -77,7 +79,7 @@ export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
       }),
     );
 
-  addTemplateOptions(program.command('interpolate <path>').alias('int').description('interpolate variables and apply ops files to a YAML file (offline)'))
+  addVarsStoreOption(addTemplateOptions(program.command('interpolate <path>').alias('int').description('interpolate variables and apply ops files to a YAML file (offline)')))
     .option('--path <pointer>', 'print only the value at this path (e.g. /instance_groups/name=web/instances)')
     .option('--var-errs', 'fail when a variable is not given')
     .option('--var-errs-unused', 'fail when a given variable is not used')
@@ -127,11 +129,13 @@ export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
     .command('manifest')
     .alias('man')
     .description("show the deployment's manifest")
+    .option('--no-redact', 'show secret values (properties and env are redacted by default)')
     .action(
-      wrap(async (ctx) => {
+      wrap(async (ctx, opts: { redact?: boolean }) => {
         const director = await ctx.director();
         const name = ctx.deployment();
-        const { manifest } = await director.getJson<{ manifest: string }>(`/deployments/${encodeURIComponent(name)}`);
+        const query = { redact: opts.redact === false ? 'false' : 'true' };
+        const { manifest } = await director.getJson<{ manifest: string }>(`/deployments/${encodeURIComponent(name)}`, query);
         ctx.ui.printBlock(manifest.endsWith('\n') ? manifest : manifest + '\n');
       }),
     );

@@ -210,10 +210,11 @@ export function registerDirectorInfoCommands(program: Command, wrap: Wrap): void
     .command('orphaned-disks')
     .alias('disks')
     .description('list orphaned disks')
+    .option('-o, --orphaned', 'list orphaned disks (`disks --orphaned`, as bosh spells it)')
     .action(
       wrap(async (ctx) => {
         const director = await ctx.director();
-        const disks = await director.getJson<OrphanedDisk[]>('/disks');
+        const disks = await director.getJson<OrphanedDisk[]>('/disks', { orphaned: true });
         const { iBytes } = await import('./release-dir.js');
         ctx.ui.printTable({
           content: 'disks',

@@ -281,24 +281,10 @@ export function registerReleaseDirCommands(program: Command, wrap: Wrap): void {
     );
 }
 
-/** The release's blobstore: config/final.yml `blobstore`, options merged with config/private.yml's. */
+/** The release's blobstore: config/final.yml + private.yml (src/release/blobstore.ts). */
 async function releaseBlobstore(dir: string): Promise<import('../../blobstore/blobstore.js').Blobstore> {
-  const { parse } = await import('yaml');
-  const read = (file: string) => (existsSync(join(dir, file)) ? ((parse(readFileSync(join(dir, file), 'utf8')) ?? {}) as { blobstore?: { provider?: string; options?: Record<string, unknown> } }) : {});
-  const final = read('config/final.yml').blobstore;
-  const secret = read('config/private.yml').blobstore;
-  const provider = final?.provider ?? secret?.provider;
-  const options = { ...final?.options, ...secret?.options };
-  if (provider === 'local') {
-    if (typeof options.blobstore_path !== 'string') throw new CliError('Expected config/final.yml blobstore.options.blobstore_path for the local blobstore');
-    const { LocalBlobstore } = await import('../../blobstore/local.js');
-    return new LocalBlobstore(resolve(dir, options.blobstore_path));
-  }
-  if (provider === 'dav') {
-    const { DavBlobstore } = await import('../../blobstore/dav-client.js');
-    return new DavBlobstore(options as unknown as import('../../blobstore/dav-client.js').DavOptions);
-  }
-  throw new CliError(`Expected blobstore provider 'local' or 'dav' in config/final.yml but found '${provider ?? 'none'}'`);
+  const { releaseBlobstore: open } = await import('../../release/blobstore.js');
+  return open(dir);
 }
 
 interface DirectorRelease {

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CliError } from '../context.js';
-import type { DirectorClient } from '../director-client.js';
+import { CliError, type CliContext } from '../context.js';
+import type { ReleaseManifest } from '../../release/types.js';
 import type { Wrap } from '../main.js';
 import type { ReleaseRow } from '../renderers/lists.js';
 import { progressBar } from '../renderers/progress.js';
@@ -12,15 +12,16 @@ import { splitSlug } from './stemcells.js';
 export function registerReleaseCommands(program: Command, wrap: Wrap): void {
   program
     .command('create-release')
-    .description('create a dev release (and its tarball) from a release directory')
+    .description('create a dev or final release (and its tarball) from a release directory')
     .option('--dir <path>', 'release directory', '.')
     .option('--name <name>', 'release name (default: final_name / name from config/final.yml)')
-    .option('--version <version>', 'release version (default: next 0+dev.N)')
+    .option('--version <version>', 'release version (default: next 0+dev.N, or next final version with --final)')
+    .option('--final', 'make a final release: upload new jobs and packages to the release blobstore, record it in releases/')
     .option('--tarball [path]', 'write the release tarball (to path, when given)')
-    .option('--force', 'overwrite an existing dev release version')
+    .option('--force', 'build even with uncommitted changes in git; overwrite an existing dev release version')
     .option('--timestamp-version', 'use a timestamp-based dev version')
     .action(
-      wrap(async (ctx, opts: { dir: string; name?: string; version?: string; tarball?: string | boolean; force?: boolean; timestampVersion?: boolean }) => {
+      wrap(async (ctx, opts: { dir: string; name?: string; version?: string; final?: boolean; tarball?: string | boolean; force?: boolean; timestampVersion?: boolean }) => {
         const { createRelease } = await import('../../release/create.js');
         const created = await createRelease(resolve(opts.dir), {
           name: opts.name,
@@ -28,24 +29,25 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
           tarball: typeof opts.tarball === 'string' ? resolve(opts.tarball) : undefined,
           force: opts.force,
           timestamp_version: opts.timestampVersion,
+          final: opts.final,
         });
-        const m = created.manifest;
-        ctx.ui.printTable({
-          content: '',
-          header: ['Name', 'Version', 'Commit Hash', 'Manifest', 'Tarball'],
-          rows: [[m.name, m.version, m.commit_hash + (m.uncommitted_changes ? '+' : ''), created.manifestPath, created.tarballPath]],
-          transpose: true,
-        });
-        ctx.ui.printTable({
-          content: 'jobs',
-          header: ['Job', 'Digest'],
-          rows: m.jobs.map((j) => [`${j.name}/${j.fingerprint}`, j.sha1]),
-        });
-        ctx.ui.printTable({
-          content: 'packages',
-          header: ['Package', 'Digest', 'Dependencies'],
-          rows: m.packages.map((p) => [`${p.name}/${p.fingerprint}`, p.sha1, p.dependencies ?? []]),
-        });
+        printReleaseTables(ctx, created.manifest, created.manifestPath, created.tarballPath);
+      }),
+    );
+
+  program
+    .command('finalize-release <tarball>')
+    .description('make a dev release tarball a final release of the release directory')
+    .option('--dir <path>', 'release directory', '.')
+    .option('--name <name>', 'release name (default: the tarball\'s)')
+    .option('--version <version>', 'release version (default: the next final version)')
+    .option('--force', 'finalize even with uncommitted changes in git')
+    .action(
+      wrap(async (ctx, tarball: string, opts: { dir: string; name?: string; version?: string; force?: boolean }) => {
+        if (!existsSync(tarball)) throw new CliError(`Release '${tarball}' does not exist`);
+        const { finalizeRelease } = await import('../../release/finalize.js');
+        const finalized = await finalizeRelease(resolve(tarball), resolve(opts.dir), { name: opts.name, version: opts.version, force: opts.force });
+        printReleaseTables(ctx, finalized.manifest, finalized.manifestPath);
       }),
     );
 
@@ -58,43 +60,10 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
     .option('--version <version>', 'release version (with a URL)')
     .action(
       wrap(async (ctx, path: string, opts: { fix?: boolean; sha1?: string; name?: string; version?: string }) => {
-        if (/^https?:\/\//.test(path)) {
-          const director = await ctx.director();
-          if (!opts.fix && opts.name && opts.version && (await releaseUploaded(director, opts.name, opts.version))) {
-            ctx.ui.printLine(`Release '${opts.name}/${opts.version}' already exists.`);
-            return;
-          }
-          await director.runTask(
-            'POST',
-            '/releases',
-            { body: JSON.stringify({ location: path, ...(opts.sha1 ? { sha1: opts.sha1 } : {}) }), contentType: 'application/json', query: { fix: opts.fix ? 'true' : undefined } },
-            ctx.taskReporter(),
-          );
-          return;
-        }
-        const tarball = resolve(path);
-        if (!existsSync(tarball)) throw new CliError(`Release '${path}' does not exist`);
-        const { readTarEntry } = await import('../tarball-manifest.js');
-        const { parse } = await import('yaml');
-        const mf = await readTarEntry(tarball, 'release.MF');
-        if (!mf) throw new CliError(`Invalid release '${path}': release.MF not found`);
-        const { name, version } = parse(mf) as { name: string; version: string | number };
+        const { uploadReleaseFile, uploadReleaseUrl } = await import('../release-uploads.js');
         const director = await ctx.director();
-        if (!opts.fix && (await releaseUploaded(director, name, String(version)))) {
-          ctx.ui.printLine(`Release '${name}/${version}' already exists.`);
-          return;
-        }
-        await director.runTask(
-          'POST',
-          '/releases',
-          {
-            body: { file: tarball },
-            contentType: 'application/x-compressed',
-            query: { fix: opts.fix ? 'true' : undefined },
-            progress: progressBar('Uploading release', !!ctx.options.json),
-          },
-          ctx.taskReporter(),
-        );
+        if (/^https?:\/\//.test(path)) await uploadReleaseUrl(ctx, director, path, opts);
+        else await uploadReleaseFile(ctx, director, path, !!opts.fix);
       }),
     );
 
@@ -175,14 +144,22 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
     );
 }
 
-/** A source release is uploaded when every package of that version has a blob (director-api §2.7). */
-async function releaseUploaded(director: DirectorClient, name: string, version: string): Promise<boolean> {
-  const res = await director.raw('GET', `/releases/${encodeURIComponent(name)}`, { query: { version } });
-  if (res.status !== 200) return false;
-  try {
-    const release = JSON.parse(res.body.toString('utf8')) as { packages?: Array<{ blobstore_id?: string }> };
-    return (release.packages ?? []).every((p) => !!p.blobstore_id);
-  } catch {
-    return false;
-  }
+/** bosh's create-release output: the release (transposed), then its jobs and packages. */
+function printReleaseTables(ctx: CliContext, m: ReleaseManifest, manifestPath: string, tarballPath?: string): void {
+  ctx.ui.printTable({
+    content: '',
+    header: ['Name', 'Version', 'Commit Hash', 'Manifest', ...(tarballPath ? ['Tarball'] : [])],
+    rows: [[m.name, m.version, m.commit_hash + (m.uncommitted_changes ? '+' : ''), manifestPath, ...(tarballPath ? [tarballPath] : [])]],
+    transpose: true,
+  });
+  ctx.ui.printTable({
+    content: 'jobs',
+    header: ['Job', 'Digest'],
+    rows: m.jobs.map((j) => [`${j.name}/${j.fingerprint}`, j.sha1]),
+  });
+  ctx.ui.printTable({
+    content: 'packages',
+    header: ['Package', 'Digest', 'Dependencies'],
+    rows: m.packages.map((p) => [`${p.name}/${p.fingerprint}`, p.sha1, p.dependencies ?? []]),
+  });
 }

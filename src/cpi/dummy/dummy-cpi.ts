@@ -5,6 +5,8 @@
 // It runs either the Capstan agent bundle (`node capstan-agent.cjs -P dummy -C <vm>/agent.json -b <vm>/vcap`)
 // or, with `agentBinary`, any bosh-agent binary the way BOSH's own dummy CPI does:
 // `<binary> -b <base> -P dummy -M dummy-nats -C <base>/agent.json` (settings in <base>/bosh/dummy-cpi-agent-env.json).
+// With `supervisor: 'dummy'` the Capstan agent runs with `-M dummy-nats` too: no monit per VM (benchmarks).
+// monit's ports are reserved machine-wide for the VM's lifetime (ports.ts), so two agents never race for one.
 //
 // State, all under baseDir (so several DummyCpi objects, in several processes, share it):
 //   stemcells/<cid>.json, vms/<vm cid>/{vm.json, agent.json, metadata.json, agent.log, vcap/},
@@ -16,10 +18,8 @@
 //                                      {..., unresponsive:false} SIGCONTs it again;
 //   {type:'disk_missing', diskCid}     the disk's record and data are removed: has_disk -> false.
 import { randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentSettings, NetworkSettings } from '../../common/protocol.js';
@@ -38,6 +38,9 @@ import {
   type DiskHint,
   type VmEnv,
 } from '../cpi.js';
+import { launchDetached } from './launcher.js';
+import { releasePorts, reservePorts, type PortRange } from './ports.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 export const DEFAULT_AGENT_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/capstan-agent.cjs');
 
@@ -53,7 +56,17 @@ export interface DummyCpiOptions {
   agentBinary?: string;
   nodePath?: string;
   logger?: Logger;
+  /**
+   * The Capstan agent's job supervisor: `monit` (default) runs the real monit per VM; `dummy` starts
+   * the agent with `-M dummy-nats` as BOSH's dummy CPI does: no monit and no job processes, jobs
+   * report running after start (benchmarks of the director). bosh-agent binaries always get dummy-nats.
+   */
+  supervisor?: DummySupervisor;
+  /** Where monit's httpd and alert SMTP ports come from (ports.ts; default DEFAULT_AGENT_PORT_RANGE). */
+  agentPortRange?: PortRange;
 }
+
+export type DummySupervisor = 'monit' | 'dummy';
 
 export type DummyFailure =
   | { type: 'vm_vanished'; vmCid: string }
@@ -66,8 +79,9 @@ interface VmRecord {
   pid: number;
   dir: string;
   settings_path: string;
-  monit_port: number;
-  alert_smtp_port: number;
+  /** Reserved for monit (released by deleteVm); absent with the dummy supervisor and bosh-agent. */
+  monit_port?: number;
+  alert_smtp_port?: number;
 }
 
 interface DiskRecord {
@@ -143,9 +157,10 @@ export class DummyCpi implements DiskCpi {
     const cid = `vm-${randomUUID()}`;
     const dir = this.vmDir(cid);
     const base = join(dir, 'vcap');
-    const [monitPort, alertSmtpPort] = [await freePort(), await freePort()];
     // bosh-agent reads its files below its base dir, as with BOSH's dummy CPI
     const goAgent = this.options.agentBinary !== undefined;
+    const withMonit = !goAgent && (this.options.supervisor ?? 'monit') === 'monit';
+    const [monitPort, alertSmtpPort] = withMonit ? await this.reserveAgentPorts(dir) : [];
     const settingsPath = goAgent ? join(base, 'bosh', 'dummy-cpi-agent-env.json') : join(dir, 'agent-env.json');
     const configPath = goAgent ? join(base, 'agent.json') : join(dir, 'agent.json');
     await mkdir(dirname(settingsPath), { recursive: true });
@@ -154,16 +169,19 @@ export class DummyCpi implements DiskCpi {
     const agentConfig = {
       Platform: { Linux: { UseDefaultTmpDir: true } },
       Infrastructure: { Settings: { Sources: [{ Type: 'File', SettingsPath: settingsPath }] } },
-      Capstan: { MonitPort: monitPort, AlertSmtpPort: alertSmtpPort, Monit: 'spawn' },
+      Capstan: withMonit ? { MonitPort: monitPort, AlertSmtpPort: alertSmtpPort, Monit: 'spawn' } : { Monit: 'spawn' },
     };
     await writeFile(configPath, JSON.stringify(agentConfig, null, 2));
     const args = goAgent
       ? ['-b', base, '-P', 'dummy', '-M', 'dummy-nats', '-C', configPath]
-      : [this.agentBundlePath, '-P', 'dummy', '-C', configPath, '-b', base];
+      : [...AGENT_NODE_FLAGS, this.agentBundlePath, '-P', 'dummy', '-C', configPath, '-b', base, ...(withMonit ? [] : ['-M', 'dummy-nats'])];
     // bosh-agent keeps its temporary files in TMPDIR, as BOSH's dummy CPI sets it
     const processEnv = goAgent ? { ...process.env, TMPDIR: join(dir, 'tmp') } : process.env;
     if (goAgent) await mkdir(join(dir, 'tmp'), { recursive: true });
-    const pid = await this.spawnAgent(goAgent ? executable : (this.options.nodePath ?? process.execPath), args, dir, processEnv);
+    const pid = await this.spawnAgent(goAgent ? executable : (this.options.nodePath ?? process.execPath), args, dir, processEnv).catch(async (err: Error) => {
+      await releasePorts([monitPort, alertSmtpPort].filter((p) => p !== undefined), dir);
+      throw err;
+    });
     const record: VmRecord = {
       cid,
       agent_id: agentId,
@@ -178,25 +196,19 @@ export class DummyCpi implements DiskCpi {
     return cid;
   }
 
-  /** Detached in its own process group: the agent survives director restarts and deleteVm can signal the group. */
-  private async spawnAgent(command: string, args: string[], dir: string, env: NodeJS.ProcessEnv): Promise<number> {
-    const logFile = await open(join(dir, 'agent.log'), 'a');
+  /** monit's httpd and alert SMTP ports, reserved for this VM until deleteVm (see ports.ts). */
+  private async reserveAgentPorts(dir: string): Promise<number[]> {
     try {
-      const child = spawn(command, args, {
-        cwd: dir,
-        detached: true,
-        stdio: ['ignore', logFile.fd, logFile.fd],
-        env,
-      });
-      await new Promise<void>((resolveSpawn, reject) => {
-        child.once('spawn', resolveSpawn);
-        child.once('error', reject);
-      });
-      child.unref();
-      return child.pid!;
-    } finally {
-      await logFile.close();
+      return await reservePorts(2, dir, this.options.agentPortRange);
+    } catch (err) {
+      throw new CpiError(CpiErrorType.VMCreationFailed, (err as Error).message);
     }
+  }
+
+  /** Detached in its own process group: the agent survives director restarts and deleteVm can signal the group. */
+  private spawnAgent(command: string, args: string[], dir: string, env: NodeJS.ProcessEnv): Promise<number> {
+    // through the launcher: a spawn from this (large, busy) process blocks its event loop until exec
+    return launchDetached({ command, args, cwd: dir, env, logPath: join(dir, 'agent.log') });
   }
 
   async deleteVm(vmCid: string): Promise<void> {
@@ -214,6 +226,7 @@ export class DummyCpi implements DiskCpi {
     signal(-record.pid, 'SIGKILL');
     await killProcessesUnder(record.dir);
     await rm(record.dir, { recursive: true, force: true });
+    await releasePorts([record.monit_port, record.alert_smtp_port].filter((p) => p !== undefined), record.dir);
   }
 
   async hasVm(vmCid: string): Promise<boolean> {
@@ -364,17 +377,6 @@ export class DummyCpi implements DiskCpi {
 function safeName(cid: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(cid) || cid.startsWith('.')) throw new CpiError(CpiErrorType.CpiError, `Invalid cid '${cid}'`);
   return cid;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

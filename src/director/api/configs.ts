@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { badRequest, notFound } from '../../common/errors.js';
 import type { ConfigsTable, Database } from '../db/schema.js';
 import { positiveInt, type ApiContext } from './helpers.js';
+import { parseCpiConfig } from '../cpis.js';
 
 type ConfigRow = Selectable<ConfigsTable>;
 
@@ -74,6 +75,7 @@ export async function latestConfig(db: Kysely<Database>, type: string, name = 'd
 /** Stores a new version unless the latest one has the same content (then returns that one). */
 async function storeConfig(db: Kysely<Database>, type: string, name: string, content: string): Promise<ConfigRow> {
   assertYamlHash(content);
+  if (type === 'cpi') parseCpiConfig(content); // a broken cpi-config would fail every later CPI call
   const latest = await latestConfig(db, type, name);
   if (latest && latest.content === content) return latest;
   return db

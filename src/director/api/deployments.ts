@@ -8,11 +8,13 @@ import { enqueueTask, flag, type ApiContext } from './helpers.js';
 import { latestConfig } from './configs.js';
 import { deploymentLockName } from '../tasks/locks.js';
 import { nowSeconds } from '../db/index.js';
+import { manifestDiff, manifestValue, redactManifestText } from './manifest-diff.js';
 
 type Params = { name: string };
 
 interface DeployQuery {
   recreate?: string;
+  recreate_persistent_disks?: string;
   fix?: string;
   dry_run?: string;
   skip_drain?: string;
@@ -26,10 +28,17 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: ApiContext): P
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/deployments', async (request) => listDeployments(db, request.query));
 
-  app.get<{ Params: Params }>('/deployments/:name', async (request) => {
+  // BOSH answers the manifest as deployed (`bosh manifest > m.yml` must round-trip); `redact=true` (what
+  // `capstan manifest` asks unless --no-redact) hides secret values (manifest-diff.ts)
+  app.get<{ Params: Params; Querystring: { redact?: string } }>('/deployments/:name', async (request) => {
     const deployment = await findDeployment(db, request.params.name);
-    return { manifest: deployment.manifest_text ?? '' };
+    const text = deployment.manifest_text ?? '';
+    return { manifest: request.query.redact === 'true' ? redactManifestText(text) : text };
   });
+
+  app.post<{ Params: Params; Querystring: { redact?: string } }>('/deployments/:name/diff', async (request) =>
+    deploymentDiff(db, request.params.name, typeof request.body === 'string' ? request.body : '', request.query.redact !== 'false'),
+  );
 
   app.post<{ Querystring: DeployQuery }>('/deployments', async (request, reply) => {
     const manifestText = typeof request.body === 'string' ? request.body : '';
@@ -44,6 +53,7 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: ApiContext): P
         deployment_name: name,
         manifest_text: manifestText,
         recreate: flag(q.recreate),
+        recreate_persistent_disks: flag(q.recreate_persistent_disks),
         fix: flag(q.fix),
         dry_run: flag(q.dry_run),
         skip_drain: q.skip_drain ?? null,
@@ -205,4 +215,27 @@ async function listDeployments(db: Kysely<Database>, query: Record<string, strin
     ...(flag(query.exclude_stemcells) ? {} : { stemcells: stemcells.filter((s) => s.deployment_id === d.id).map(({ name, version }) => ({ name, version })) }),
     ...(flag(query.exclude_lock) ? {} : { locked: lockNames.has(deploymentLockName(d.name)) }),
   }));
+}
+
+/**
+ * The deploy diff against the stored manifest (empty for a new deployment), with the config ids it
+ * was computed against: the deploy sends them back as `context`. Failures are reported in the body.
+ */
+async function deploymentDiff(db: Kysely<Database>, name: string, manifestText: string, redact: boolean) {
+  const context = { cloud_config_ids: await latestConfigIds(db, 'cloud'), runtime_config_ids: await latestConfigIds(db, 'runtime') };
+  try {
+    const stored = await db.selectFrom('deployments').select('manifest_text').where('name', '=', name).executeTakeFirst();
+    const diff = manifestDiff(manifestValue(stored?.manifest_text ?? null, 'stored manifest'), manifestValue(manifestText, 'manifest'), redact);
+    return { context, diff };
+  } catch (err) {
+    return { context, diff: [], error: `Unable to diff manifest: ${(err as Error).message}` };
+  }
+}
+
+/** The id of each name's latest config of the type. */
+async function latestConfigIds(db: Kysely<Database>, type: string): Promise<number[]> {
+  const rows = await db.selectFrom('configs').select(['id', 'name']).where('type', '=', type).where('deleted', '=', 0).orderBy('id', 'desc').execute();
+  const latest = new Map<string, number>();
+  for (const row of rows) if (!latest.has(row.name)) latest.set(row.name, row.id);
+  return [...latest.values()].sort((a, b) => a - b);
 }

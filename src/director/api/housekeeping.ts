@@ -23,15 +23,15 @@ export async function housekeepingRoutes(app: FastifyInstance, ctx: ApiContext):
     return (await errandNames(db, deployment.id, deployment.manifest_text)).map((name) => ({ name }));
   });
 
-  // Capstan does not orphan disks, networks or VMs yet: the listings are empty.
-  app.get('/disks', async () => []);
+  // Capstan does not orphan networks or VMs yet: the listings are empty (orphaned disks: disks.ts).
   app.get('/orphaned_vms', async () => []);
   app.get<{ Querystring: { orphaned?: string } }>('/networks', async (request) => {
     if (!flag(request.query.orphaned)) throw new CapstanError('Listing networks that are not orphaned is not implemented', 100, 500);
     return [];
   });
 
-  app.get<{ Querystring: { remove_all?: string } }>('/cleanup/dryrun', async (request) => cleanupPlan(db, flag(request.query.remove_all)));
+  app.get<{ Querystring: { remove_all?: string; keep_orphaned_disks?: string } }>('/cleanup/dryrun', async (request) =>
+    cleanupPlan(db, flag(request.query.remove_all), flag(request.query.keep_orphaned_disks)));
 
   app.post<{ Body: { config?: { remove_all?: unknown; keep_orphaned_disks?: unknown } } | undefined }>('/cleanup', async (request, reply) => {
     const config = request.body?.config ?? {};

@@ -16,6 +16,7 @@ import { eventRoutes } from './events.js';
 import { cloudCheckRoutes } from './cloud-check.js';
 import { logsAndSshRoutes } from './logs-ssh.js';
 import { housekeepingRoutes } from './housekeeping.js';
+import { diskRoutes } from './disks.js';
 
 export type { ApiContext } from './helpers.js';
 
@@ -48,6 +49,7 @@ export async function buildApi(ctx: ApiContext, tls: ApiTls): Promise<FastifyIns
   await app.register(cloudCheckRoutes, ctx);
   await app.register(logsAndSshRoutes, ctx);
   await app.register(housekeepingRoutes, ctx);
+  await app.register(diskRoutes, ctx);
   return app;
 }
 

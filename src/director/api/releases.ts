@@ -1,4 +1,7 @@
-// Releases (director-api.md §2.7): upload (raw tarball body -> update_release task), list, inspect, delete.
+// Releases (director-api.md §2.7): upload (raw tarball body, or JSON {location, sha1} -> update_release task), list, inspect, delete.
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { parse as parseYaml } from 'yaml';
@@ -10,12 +13,24 @@ export async function releaseRoutes(app: FastifyInstance, ctx: ApiContext): Prom
   const { db } = ctx.director;
 
   app.post<{ Querystring: { rebase?: string; fix?: string } }>('/releases', async (request, reply) => {
-    if (!isRawUpload(request)) throw badRequest('Uploading a release from a URL is not supported yet; upload the tarball');
+    const options = { rebase: flag(request.query.rebase), fix: flag(request.query.fix) };
+    if (!isRawUpload(request)) {
+      // {location, sha1}: the task downloads the tarball (http or https) to a spool path
+      const { location, sha1 } = (request.body ?? {}) as { location?: unknown; sha1?: unknown };
+      if (typeof location !== 'string' || !/^https?:\/\//.test(location)) throw badRequest('Expected a release tarball body or JSON {"location": "<http(s) URL>", "sha1": "<digest>"}');
+      const releasePath = join(ctx.director.config.base_dir, 'tmp', `release-${randomUUID()}.tgz`);
+      await mkdir(dirname(releasePath), { recursive: true });
+      return enqueueTask(ctx, request, reply, {
+        type: 'update_release',
+        description: 'create release',
+        payload: { release_path: releasePath, location, ...(typeof sha1 === 'string' && sha1 ? { sha1 } : {}), ...options },
+      });
+    }
     const releasePath = await saveUpload(ctx.director, request.body as Readable, 'release');
     return enqueueTask(ctx, request, reply, {
       type: 'update_release',
       description: 'create release',
-      payload: { release_path: releasePath, rebase: flag(request.query.rebase), fix: flag(request.query.fix) },
+      payload: { release_path: releasePath, ...options },
     });
   });
 

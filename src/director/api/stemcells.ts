@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../common/errors.js';
 import { enqueueTask, flag, isRawUpload, saveUpload, type ApiContext } from './helpers.js';
+import { cpiRegistry, DEFAULT_CPI } from '../cpis.js';
 
 export async function stemcellRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { db } = ctx.director;
@@ -13,7 +14,10 @@ export async function stemcellRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   app.post<{ Body: { stemcell?: { name?: string; version?: string } } }>('/stemcell_uploads', async (request) => {
     const { name, version } = request.body?.stemcell ?? {};
     if (!name || !version) throw badRequest('Stemcell name and version are required');
-    return { needed: (await findStemcell(name, String(version))) === undefined };
+    // needed when any CPI (the default and every cpi-config one) lacks it
+    const rows = await db.selectFrom('stemcells').select('cpi').where('name', '=', name).where('version', '=', String(version)).execute();
+    const cpis = [DEFAULT_CPI, ...(await cpiRegistry(ctx.director).configuredNames())];
+    return { needed: cpis.some((cpi) => !rows.some((r) => r.cpi === cpi)) };
   });
 
   app.post<{ Querystring: { fix?: string } }>('/stemcells', async (request, reply) => {
@@ -27,7 +31,7 @@ export async function stemcellRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   });
 
   app.get('/stemcells', async () => {
-    const stemcells = await db.selectFrom('stemcells').selectAll().orderBy('name').orderBy('version').execute();
+    const stemcells = await db.selectFrom('stemcells').selectAll().orderBy('name').orderBy('version').orderBy('cpi').execute();
     const usage = await db
       .selectFrom('deployments_stemcells')
       .innerJoin('deployments', 'deployments.id', 'deployments_stemcells.deployment_id')

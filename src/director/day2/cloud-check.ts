@@ -6,13 +6,19 @@ import { CpiError, CpiErrorType } from '../../cpi/cpi.js';
 import { errorMessage } from '../../common/errors.js';
 import type { Database } from '../db/schema.js';
 import type { Director, EventStep, TaskContext } from '../context.js';
+import { cpiRegistry, DEFAULT_CPI } from '../cpis.js';
 import { inParallel } from '../deploy/instance-updater.js';
 import { day2Db, type DeploymentProblemsTable } from './db.js';
 import { activeVm, findDeploymentRow, type InstanceRow } from './instances.js';
 import { changeInstanceState, loadDeploymentContext, type DeploymentContext } from './state-change.js';
 import { recordEvent } from './events.js';
+import {
+  DISK_AUTO_RESOLUTION, DISK_RESOLUTIONS, diskProblemDescription, isDiskProblem, resolveDiskProblem, scanDisks,
+  type DiskProblemData, type DiskProblemType,
+} from './disk-problems.js';
+import { agentTimeouts } from '../config.js';
 
-export type ProblemType = 'unresponsive_agent' | 'missing_vm';
+export type ProblemType = 'unresponsive_agent' | 'missing_vm' | DiskProblemType;
 type ProblemRow = Selectable<DeploymentProblemsTable>;
 
 interface ProblemData {
@@ -23,7 +29,6 @@ interface ProblemData {
   index: number;
 }
 
-const SCAN_TIMEOUT_MS = 10_000;
 const MAX_SCAN_THREADS = 16;
 
 export const RESOLUTIONS: Record<ProblemType, Array<{ name: string; plan: string }>> = {
@@ -41,11 +46,13 @@ export const RESOLUTIONS: Record<ProblemType, Array<{ name: string; plan: string
     { name: 'recreate_vm', plan: 'Recreate VM and wait for processes to start' },
     { name: 'delete_vm_reference', plan: 'Delete VM reference' },
   ],
+  ...DISK_RESOLUTIONS,
 };
 
-const AUTO_RESOLUTION: Record<ProblemType, string> = { unresponsive_agent: 'ignore', missing_vm: 'recreate_vm_without_wait' };
+const AUTO_RESOLUTION: Record<ProblemType, string> = { unresponsive_agent: 'ignore', missing_vm: 'recreate_vm_without_wait', ...DISK_AUTO_RESOLUTION };
 
-function description(type: ProblemType, data: ProblemData): string {
+function description(type: ProblemType, data: ProblemData | DiskProblemData): string {
+  if (isDiskProblem(type)) return diskProblemDescription(type, data as DiskProblemData);
   const name = `${data.instance_group}/${data.instance_id} (${data.index})`;
   return type === 'missing_vm'
     ? `VM for '${name}' with cloud ID '${data.vm_cid}' missing.`
@@ -55,7 +62,7 @@ function description(type: ProblemType, data: ProblemData): string {
 /** The problem as GET /deployments/<d>/problems shows it (§2.6). */
 export function problemView(row: ProblemRow) {
   const type = row.type as ProblemType;
-  const data = JSON.parse(row.data_json) as ProblemData;
+  const data = JSON.parse(row.data_json) as ProblemData | DiskProblemData;
   return { id: row.id, type, data, description: description(type, data), resolutions: RESOLUTIONS[type], instance_group: data.instance_group };
 }
 
@@ -72,38 +79,43 @@ export async function scanVms(director: Director, task: TaskContext, deploymentN
     .filter((r) => !only || only(r));
   const withVm = (await Promise.all(rows.map(async (row) => ({ row, vm: await activeVm(director.db, row.id) })))).filter((x) => x.vm);
   const checked = withVm.filter((x) => x.row.ignore === 0);
-  const found: Array<{ type: ProblemType; data: ProblemData }> = [];
+  const found: Array<{ type: ProblemType; data: ProblemData | DiskProblemData; resourceId?: number }> = [];
   const stage = task.events.beginStage(`Scanning ${withVm.length} VMs`, 2);
   await stage.track('Checking VM states', () =>
     inParallel(checked, MAX_SCAN_THREADS, async ({ row, vm }) => {
-      const type = await vmProblem(director, vm!.agent_id, vm!.cid);
-      if (type) found.push({ type, data: { vm_cid: vm!.cid, agent_id: vm!.agent_id, instance_id: row.uuid, instance_group: row.job, index: row.index } });
+      const type = await vmProblem(director, vm!);
+      if (type) found.push({ type, data: { vm_cid: vm!.cid, agent_id: vm!.agent_id, instance_id: row.uuid, instance_group: row.job, index: row.index } as ProblemData });
     }),
   );
   const count = (t: ProblemType) => found.filter((p) => p.type === t).length;
   const ignored = withVm.length - checked.length;
   const summary = `${checked.length - found.length} OK, ${count('unresponsive_agent')} unresponsive, ${count('missing_vm')} missing, 0 unbound${ignored ? `, ${ignored} ignored` : ''}`;
   await stage.track(summary, async () => undefined);
-  await task.events.beginStage('Scanning 0 persistent disks', 2).track('Looking for inactive disks', async () => undefined);
+  // scan_and_fix (only named instances) looks at VMs only
+  const disks = await scanDisks(director, only ? [] : rows, new Set(found.map((p) => (p.data as ProblemData).agent_id)));
+  const diskStage = task.events.beginStage(`Scanning ${disks.total} persistent disks`, 2);
+  await diskStage.track('Looking for inactive disks', async () => undefined);
+  await diskStage.track(disks.summary, async () => undefined);
+  found.push(...disks.found);
 
   await db.updateTable('deployment_problems').set({ state: 'closed' }).where('deployment_id', '=', deployment.id).where('state', '=', 'open').execute();
   const created: ProblemRow[] = [];
   for (const problem of found.sort((a, b) => a.data.instance_group.localeCompare(b.data.instance_group) || a.data.index - b.data.index)) {
     const instance = rows.find((r) => r.uuid === problem.data.instance_id)!;
     created.push(await db.insertInto('deployment_problems')
-      .values({ deployment_id: deployment.id, type: problem.type, resource_id: instance.id, data_json: JSON.stringify(problem.data), state: 'open', created_at: new Date().toISOString() })
+      .values({ deployment_id: deployment.id, type: problem.type, resource_id: problem.resourceId ?? instance.id, data_json: JSON.stringify(problem.data), state: 'open', created_at: new Date().toISOString() })
       .returningAll()
       .executeTakeFirstOrThrow());
   }
   return created;
 }
 
-async function vmProblem(director: Director, agentId: string, cid: string): Promise<ProblemType | null> {
+async function vmProblem(director: Director, { agent_id: agentId, cid, cpi }: { agent_id: string; cid: string; cpi: string }): Promise<ProblemType | null> {
   try {
-    await director.agents.forAgent(agentId).call<AgentState>('get_state', [], { timeoutMs: SCAN_TIMEOUT_MS });
+    await director.agents.forAgent(agentId).call<AgentState>('get_state', [], { timeoutMs: agentTimeouts(director.config).scan_seconds * 1000 });
     return null;
   } catch {
-    const exists = await director.cpi.hasVm(cid).catch(() => true); // has_vm not implemented: assume it exists
+    const exists = await (await cpiRegistry(director).forVm({ cid, cpi })).hasVm(cid).catch(() => true); // has_vm not implemented: assume it exists
     return exists ? 'unresponsive_agent' : 'missing_vm';
   }
 }
@@ -140,7 +152,9 @@ export async function applyResolutions(director: Director, task: TaskContext, de
   return resolved;
 }
 
-async function resolve(director: Director, ctx: DeploymentContext, problem: ProblemRow, data: ProblemData, name: string, step: EventStep): Promise<void> {
+async function resolve(director: Director, ctx: DeploymentContext, problem: ProblemRow, problemData: ProblemData | DiskProblemData, name: string, step: EventStep): Promise<void> {
+  if (isDiskProblem(problem.type)) return resolveDiskProblem(director, problem.resource_id, problemData as DiskProblemData, name, step);
+  const data = problemData as ProblemData;
   const row = await director.db.selectFrom('instances').selectAll().where('id', '=', problem.resource_id).executeTakeFirst();
   if (!row) throw new Error(`Instance '${data.instance_group}/${data.instance_id}' no longer exists`);
   const vm = await director.db.selectFrom('vms').selectAll().where('cid', '=', data.vm_cid).executeTakeFirst();
@@ -152,9 +166,11 @@ async function resolve(director: Director, ctx: DeploymentContext, problem: Prob
       return changeInstanceState(director, ctx, row, 'recreate', step, { ignoreUnresponsiveAgent: true, noWait: name === 'recreate_vm_without_wait' });
     case 'reboot_vm':
       return rebootVm(director, ctx, row, data, step);
-    case 'delete_vm':
-      if (await director.cpi.hasVm(data.vm_cid).catch(() => true)) await director.cpi.deleteVm(data.vm_cid);
+    case 'delete_vm': {
+      const cpi = await cpiRegistry(director).forVm({ cid: data.vm_cid, cpi: vm?.cpi ?? DEFAULT_CPI });
+      if (await cpi.hasVm(data.vm_cid).catch(() => true)) await cpi.deleteVm(data.vm_cid);
       return forgetVm(director, vm?.id);
+    }
     case 'delete_vm_reference':
       return forgetVm(director, vm?.id);
     default:
@@ -165,9 +181,11 @@ async function resolve(director: Director, ctx: DeploymentContext, problem: Prob
 /** A CPI that cannot reboot (NotImplemented, like the dummy CPI) gets a recreate instead. */
 async function rebootVm(director: Director, ctx: DeploymentContext, row: InstanceRow, data: ProblemData, step: EventStep): Promise<void> {
   try {
-    if (!director.cpi.rebootVm) throw new CpiError(CpiErrorType.NotImplemented, 'reboot_vm is not implemented');
+    const vm = await director.db.selectFrom('vms').select('cpi').where('cid', '=', data.vm_cid).executeTakeFirst();
+    const cpi = await cpiRegistry(director).forVm({ cid: data.vm_cid, cpi: vm?.cpi ?? DEFAULT_CPI });
+    if (!cpi.rebootVm) throw new CpiError(CpiErrorType.NotImplemented, 'reboot_vm is not implemented');
     step.status('rebooting vm');
-    await director.cpi.rebootVm(data.vm_cid);
+    await cpi.rebootVm(data.vm_cid);
     await director.agents.waitUntilReady(data.agent_id, director.config.agent_wait_timeout_seconds * 1000);
     await director.agents.forAgent(data.agent_id).call('start', []);
   } catch (err) {

@@ -6,10 +6,13 @@ import { effectiveUpdate, parseCloudConfig, parseDeploymentManifest } from '../.
 import type { CloudConfig, DeploymentManifest, InstanceGroup, UpdateBlock } from '../../manifest/types.js';
 import type { AgentClient } from '../agent-client.js';
 import type { Director, EventStep } from '../context.js';
+import { azCpiName, cpiRegistry } from '../cpis.js';
+import { agentTimeouts } from '../config.js';
 import { instanceCloudProperties } from '../deploy/cloud-properties.js';
 import { stopSequence, waitUntilRunning } from '../deploy/instance-updater.js';
 import { resolveStemcell } from '../deploy/releases.js';
 import { createVm, deleteVm, type VmRequest, type VmStemcell } from '../deploy/vm-creator.js';
+import { attachInstanceDisk, detachInstanceDisks } from '../deploy/disk-manager.js';
 import { activeVm, findDeploymentRow, instanceLabel, type InstanceRow, type VmRow } from './instances.js';
 
 export type InstanceAction = 'start' | 'stop' | 'detach' | 'restart' | 'recreate';
@@ -31,8 +34,6 @@ export interface DeploymentContext {
 
 const STOP_TIMEOUT_MS = 300_000;
 const START_TIMEOUT_MS = 90_000;
-/** How long a recreate that tolerates a silent agent waits for it to stop its jobs. */
-const UNRESPONSIVE_STOP_TIMEOUT_MS = 10_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function loadDeploymentContext(director: Director, name: string): Promise<DeploymentContext> {
@@ -91,6 +92,7 @@ export async function changeInstanceState(
     await stopJobs(agent(), spec, step, action === 'detach' ? 'shutdown' : 'update', options.skipDrain ?? false);
   }
   if (vm && action === 'detach') {
+    await detachInstanceDisks(director, row.id, { cid: vm.cid, agentId: vm.agent_id });
     step.status('deleting vm');
     await deleteVm(director, vm);
     vm = undefined;
@@ -112,12 +114,14 @@ export async function changeInstanceState(
 /** Stops the old VM's jobs (tolerating a dead agent when asked) and deletes the VM. */
 async function retireVm(director: Director, vm: VmRow, spec: ApplySpec, step: EventStep, options: ActionOptions): Promise<void> {
   // a VM gone from the cloud has no jobs to stop
-  const exists = !options.ignoreUnresponsiveAgent || (await director.cpi.hasVm(vm.cid).catch(() => true));
+  const exists = !options.ignoreUnresponsiveAgent || (await (await cpiRegistry(director).forVm(vm)).hasVm(vm.cid).catch(() => true));
   try {
-    if (exists) await stopJobs(director.agents.forAgent(vm.agent_id), spec, step, 'shutdown', options.skipDrain ?? false, options.ignoreUnresponsiveAgent ? UNRESPONSIVE_STOP_TIMEOUT_MS : undefined);
+    if (exists) await stopJobs(director.agents.forAgent(vm.agent_id), spec, step, 'shutdown', options.skipDrain ?? false, options.ignoreUnresponsiveAgent ? agentTimeouts(director.config).unresponsive_stop_seconds * 1000 : undefined);
   } catch (err) {
     if (!options.ignoreUnresponsiveAgent) throw err;
   }
+  // the disk goes to the new VM; an agent that does not answer cannot unmount it
+  await detachInstanceDisks(director, vm.instance_id, { cid: vm.cid, agentId: vm.agent_id }, true);
   step.status('deleting vm');
   await deleteVm(director, vm);
 }
@@ -133,6 +137,7 @@ export async function replaceVm(
 ): Promise<VmRow> {
   step.status('creating vm');
   const created = await createVm(director, await vmRequest(director, ctx, row, spec, oldVm));
+  await attachInstanceDisk(director, row.id, created);
   step.status('installing packages');
   await director.agents.forAgent(created.agentId).call('apply', [spec]);
   return (await director.db.selectFrom('vms').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow());
@@ -148,6 +153,7 @@ async function vmRequest(director: Director, ctx: DeploymentContext, row: Instan
     index: row.index,
     stemcell: await stemcellFor(director, ctx, group, oldVm),
     cloudProperties: instanceCloudProperties(ctx.cloudConfig, group, row.availability_zone),
+    cpi: azCpiName(ctx.cloudConfig, row.availability_zone),
     networks: spec.networks,
     env: group.env ?? {},
     job: (spec.job && 'name' in spec.job ? spec.job : null) as ApplySpecJob | null,

@@ -199,6 +199,31 @@ export interface DeploymentVariablesTable {
   created_at: string;
 }
 
+/** A disk an instance owns (migration 0004); one active per instance, inactive ones after a failed migration. */
+export interface PersistentDisksTable {
+  id: Generated<number>;
+  instance_id: number;
+  disk_cid: string;
+  size: number; // MB
+  active: number; // 0/1
+  cloud_properties_json: string;
+  name: string; // '' for the disk of persistent_disk / persistent_disk_type
+  cpi: string;
+}
+
+/** A disk no instance owns any more, kept until deleted (migration 0004). */
+export interface OrphanDisksTable {
+  id: Generated<number>;
+  disk_cid: string;
+  size: number | null;
+  availability_zone: string | null;
+  deployment_name: string;
+  instance_name: string; // <ig>/<uuid>
+  cloud_properties_json: string;
+  cpi: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tasks: TasksTable;
   locks: LocksTable;
@@ -220,4 +245,6 @@ export interface Database {
   rendered_templates_archives: RenderedTemplatesArchivesTable;
   link_providers: LinkProvidersTable;
   deployment_variables: DeploymentVariablesTable;
+  persistent_disks: PersistentDisksTable;
+  orphan_disks: OrphanDisksTable;
 }

@@ -9,6 +9,7 @@ import { reserveNetworks, releaseInstanceIps } from './planner.js';
 import type { ResolvedPackage, ResolvedRelease, ResolvedStemcell } from './releases.js';
 import { createVm, deleteVm } from './vm-creator.js';
 import { compilationCloudProperties } from './cloud-properties.js';
+import { azCpiName } from '../cpis.js';
 
 /** Packages one instance group needs on one stemcell. */
 export interface PackageNeed {
@@ -207,6 +208,7 @@ async function withCompilationVm<T>(
     const vm = await createVm(director, {
       deployment: options.deployment, instanceId: instance.id, instanceGroup: group, instanceUuid: uuid, index: 0, stemcell,
       cloudProperties: compilationCloudProperties(options.cloudConfig), networks, env: compilation.env ?? {}, job: null,
+      cpi: azCpiName(options.cloudConfig, compilation.az),
     });
     try {
       return await fn(vm.agentId);

@@ -7,6 +7,7 @@ import { inParallel, stopSequence } from './instance-updater.js';
 import { releaseInstanceIps } from './planner.js';
 import { cleanupRenderedTemplates } from './deployer.js';
 import { deleteVm } from './vm-creator.js';
+import { detachInstanceDisks, orphanInstanceDisks } from './disk-manager.js';
 import type { ApplySpec } from '../../common/protocol.js';
 
 /** Instances are deleted in parallel (BOSH's max_threads), each VM takes its jobs' stop time. */
@@ -31,9 +32,11 @@ export async function deleteInstance(director: Director, task: TaskContext, row:
       const spec = JSON.parse(row.spec_json) as ApplySpec;
       await tolerate('stop the instance', () => stopSequence(director.agents.forAgent(vm.agent_id), spec, null, 'shutdown'));
     }
+    await tolerate('detach the persistent disks', () => detachInstanceDisks(director, row.id, { cid: vm.cid, agentId: vm.agent_id }, force));
     await tolerate('delete the VM', () => deleteVm(director, vm));
     await director.db.deleteFrom('vms').where('id', '=', vm.id).execute();
   }
+  await orphanInstanceDisks(director, row);
   await releaseInstanceIps(director.db, row.id);
   await cleanupRenderedTemplates(director, row.id, null);
   await director.db.deleteFrom('instances').where('id', '=', row.id).execute();

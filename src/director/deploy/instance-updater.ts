@@ -19,6 +19,10 @@ export interface InstanceUpdate {
   recreateVm?: () => Promise<string>;
   /** `--skip-drain`: no pre-stop and no drain before stopping. */
   skipDrain?: boolean;
+  /** Attaches, creates or migrates the persistent disk on the (possibly new) VM, before apply (disk-manager.ts). */
+  updateDisks?: () => Promise<void>;
+  /** The persistent disk will be replaced or removed: drain with type `shutdown`. */
+  diskChanging?: boolean;
 }
 
 export interface UpdaterOptions {
@@ -97,11 +101,12 @@ export async function inParallel<T>(items: T[], limit: number, fn: (item: T) => 
 
 export async function updateInstance(update: InstanceUpdate, canary: boolean, step: EventStep, options: UpdaterOptions): Promise<void> {
   let agent = options.agents.forAgent(update.agentId);
-  if (update.hasRunningJobs) await stopSequence(agent, update.spec, step, update.recreateVm ? 'shutdown' : 'update', update.skipDrain ?? false);
+  if (update.hasRunningJobs) await stopSequence(agent, update.spec, step, update.recreateVm || update.diskChanging ? 'shutdown' : 'update', update.skipDrain ?? false);
   if (update.recreateVm) {
     update.agentId = await update.recreateVm();
     agent = options.agents.forAgent(update.agentId);
   }
+  await update.updateDisks?.();
   step.status('installing packages');
   await agent.call('apply', [update.spec]);
   step.status('configuring jobs');

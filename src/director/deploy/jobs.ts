@@ -5,6 +5,7 @@ import { CapstanError } from '../../common/errors.js';
 import { effectiveUpdate } from '../../manifest/index.js';
 import type { DeploymentManifest } from '../../manifest/types.js';
 import type { Director, TaskContext, TaskJob } from '../context.js';
+import { agentTimeouts } from '../config.js';
 import {
   compilePlan, createMissingVms, instanceUpdates, parseManifestFor, planDeployment, recordInstanceUpdate, renderPlan, saveDeployment,
   type DeploymentPlan, type InstanceUpdateOptions,
@@ -14,15 +15,18 @@ import { withAddons } from './addons.js';
 import { releaseInstanceIps } from './planner.js';
 import { deleteInstances, type InstanceRow } from './instance-deleter.js';
 import { inParallel, runInstanceScript, updateInstanceGroup } from './instance-updater.js';
-import { obsoleteInstances, instanceName } from './planner.js';
+import { obsoleteInstances, instanceName, type PlannedInstance } from './planner.js';
 import { deleteVm } from './vm-creator.js';
-
-const VM_STATE_TIMEOUT_MS = 5_000;
+import { applyManifestStates, deleteUnresponsiveVms, isStopped, keepStopped, leaveDetachedAlone, stopAppliedJobs, withManifestStarts, storedInstances, unresponsiveInstances, type StoredInstance } from './existing-instances.js';
+import { migrateInstanceGroups } from './migrated-from.js';
+import { instanceDisks } from './disk-manager.js';
 
 export interface UpdateDeploymentPayload {
   deployment_name: string;
   manifest_text: string;
   recreate?: boolean;
+  /** `--recreate-persistent-disks`: replace every persistent disk, migrating its data. */
+  recreate_persistent_disks?: boolean;
   fix?: boolean;
   dry_run?: boolean;
   /** `*` or a comma list of `<ig>` / `<ig>/<uuid>` (POST /deployments?skip_drain=). */
@@ -58,10 +62,17 @@ async function findDeployment(director: Director, name: string) {
   return row;
 }
 
-/** "Preparing deployment" stage: planning (step 1) and template rendering (step 2). */
-async function prepare(director: Director, task: TaskContext, manifest: DeploymentManifest, manifestText: string, chooseGroups: (g: DeploymentManifest['instance_groups'][number]) => boolean) {
+/**
+ * "Preparing deployment" stage: planning (step 1, ending with `afterPlan`, e.g. the existing agents'
+ * state check) and template rendering (step 2).
+ */
+async function prepare(director: Director, task: TaskContext, manifest: DeploymentManifest, manifestText: string, chooseGroups: (g: DeploymentManifest['instance_groups'][number]) => boolean, afterPlan?: (plan: DeploymentPlan) => Promise<void>) {
   const stage = task.events.beginStage('Preparing deployment', 1);
-  const plan = await stage.track('Preparing deployment', () => planDeployment(director, task, manifest, manifestText, chooseGroups));
+  const plan = await stage.track('Preparing deployment', async () => {
+    const planned = await planDeployment(director, task, manifest, manifestText, chooseGroups);
+    await afterPlan?.(planned);
+    return planned;
+  });
   const rendered = await stage.track('Rendering templates', () => renderPlan(director, plan));
   return { plan, rendered };
 }
@@ -69,6 +80,8 @@ async function prepare(director: Director, task: TaskContext, manifest: Deployme
 export interface GroupUpdateOptions extends InstanceUpdateOptions {
   canaries?: string | null;
   maxInFlight?: string | null;
+  /** Stored instance states: stopped instances stay stopped. */
+  stored?: Map<string, StoredInstance>;
 }
 
 /** A count flag (`3` or `30%`) as the update block holds it. */
@@ -83,7 +96,7 @@ function countFlag(value: string): number | string {
 async function updateGroups(director: Director, task: TaskContext, plan: DeploymentPlan, rendered: Awaited<ReturnType<typeof prepare>>['rendered'], compiled: Awaited<ReturnType<typeof compilePlan>>, start: boolean, options: GroupUpdateOptions = {}): Promise<boolean> {
   let changed = false;
   const updateGroup = async (planned: DeploymentPlan['groups'][number]) => {
-    const updates = await instanceUpdates(director, plan, planned, rendered, compiled, start, options);
+    const updates = keepStopped(await instanceUpdates(director, plan, planned, rendered, compiled, start, options), options.stored);
     if (updates.length) changed = true;
     const update = effectiveUpdate(plan.manifest, planned.group);
     await updateInstanceGroup(planned.group.name, updates, {
@@ -95,7 +108,10 @@ async function updateGroups(director: Director, task: TaskContext, plan: Deploym
         ...(options.maxInFlight ? { max_in_flight: countFlag(options.maxInFlight) } : {}),
       },
       checkpoint: () => task.checkpoint(),
-      onUpdated: (done) => recordInstanceUpdate(director, plan, done),
+      onUpdated: async (done) => {
+        if (isStopped(options.stored, done.spec.id)) await stopAppliedJobs(director, done);
+        await recordInstanceUpdate(director, plan, done);
+      },
     });
   };
   for (const batch of serialBatches(plan)) {
@@ -146,7 +162,15 @@ async function forgetDryRunInstances(director: Director, plan: DeploymentPlan): 
 
 export const updateDeployment: TaskJob = async (director, task, payload: UpdateDeploymentPayload) => {
   const manifest = await withAddons(director, await interpolatedManifest(director, payload.deployment_name, payload.manifest_text));
-  const { plan, rendered } = await prepare(director, task, manifest, payload.manifest_text, (g) => g.lifecycle !== 'errand');
+  await migrateInstanceGroups(director.db, manifest, task.debug, payload.dry_run ?? false);
+  let stored = new Map<string, StoredInstance>();
+  let unresponsive: PlannedInstance[] = [];
+  const { plan, rendered } = await prepare(director, task, manifest, payload.manifest_text, (g) => g.lifecycle !== 'errand', async (planned) => {
+    if (payload.dry_run) return;
+    stored = withManifestStarts(planned, await storedInstances(director, planned));
+    leaveDetachedAlone(planned, stored);
+    unresponsive = await unresponsiveInstances(director, planned, stored, payload.fix ?? false);
+  });
   if (payload.dry_run) {
     await forgetDryRunInstances(director, plan);
     return `/deployments/${manifest.name}`;
@@ -154,9 +178,12 @@ export const updateDeployment: TaskJob = async (director, task, payload: UpdateD
   const compiled = await compilePlan(director, task, plan);
   const obsolete = await obsoleteInstances(director.db, plan.deploymentId, manifest.instance_groups);
   await deleteInstances(director, task, 'Deleting unneeded instances', obsolete, false);
+  await deleteUnresponsiveVms(director, unresponsive, (line) => task.debug.info(line));
   await createMissingVms(director, task, plan);
   const changed = await updateGroups(director, task, plan, rendered, compiled, true, {
+    stored,
     recreate: payload.recreate ?? false,
+    recreatePersistentDisks: payload.recreate_persistent_disks ?? false,
     skipDrain: skipDrainMatcher(payload.skip_drain),
     canaries: payload.canaries,
     maxInFlight: payload.max_in_flight,
@@ -164,6 +191,7 @@ export const updateDeployment: TaskJob = async (director, task, payload: UpdateD
   });
   if (changed || obsolete.length) await postDeploy(director, plan);
   await saveDeployment(director, plan);
+  await applyManifestStates(director, task, manifest);
   return `/deployments/${manifest.name}`;
 };
 
@@ -212,7 +240,7 @@ async function vmInfoLines(director: Director, instance: InstanceRow, manifest: 
   const reserved = await director.db.selectFrom('ip_addresses').select('address_str').where('instance_id', '=', instance.id).execute();
   const group = manifest?.instance_groups.find((g) => g.name === instance.job);
   const base = {
-    disk_cid: null, disk_cids: [], job_name: instance.job, index: instance.index, state: instance.state,
+    ...(await diskCids(director, instance.id)), job_name: instance.job, index: instance.index, state: instance.state,
     vm_type: group?.vm_type ?? null, az: instance.availability_zone, id: instance.uuid, bootstrap: instance.bootstrap === 1,
     ignore: instance.ignore === 1,
   };
@@ -226,7 +254,7 @@ async function vmInfoLines(director: Director, instance: InstanceRow, manifest: 
   return Promise.all(vmRows.map(async (vm) => {
     const state = await director.agents
       .forAgent(vm.agent_id)
-      .call<AgentState>('get_state', ['full'], { timeoutMs: VM_STATE_TIMEOUT_MS })
+      .call<AgentState>('get_state', ['full'], { timeoutMs: agentTimeouts(director.config).vm_state_seconds * 1000 })
       .catch(() => null);
     const liveIps = Object.values(state?.networks ?? {}).map((n) => n.ip).filter((ip): ip is string => typeof ip === 'string');
     return {
@@ -243,6 +271,12 @@ async function vmInfoLines(director: Director, instance: InstanceRow, manifest: 
       stemcell: { name: vm.stemcell_name, version: vm.stemcell_version, api_version: vm.stemcell_api_version },
     };
   }));
+}
+
+/** disk_cid (the active disk) and disk_cids (all of the instance's disks) of a VM-info line. */
+async function diskCids(director: Director, instanceId: number) {
+  const disks = await instanceDisks(director.db, instanceId);
+  return { disk_cid: disks.find((d) => d.active === 1)?.disk_cid ?? null, disk_cids: disks.map((d) => d.disk_cid) };
 }
 
 interface ErrandResult {

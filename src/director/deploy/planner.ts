@@ -14,7 +14,7 @@ export interface PlannedVm {
   agentId: string;
   cid: string;
   /** What the VM was created with (null for a VM created by this task). */
-  created?: { networksJson: string | null; cloudPropertiesJson: string | null; stemcell: string | null };
+  created?: { networksJson: string | null; cloudPropertiesJson: string | null; stemcell: string | null; cpi?: string };
 }
 
 export interface PlannedInstance {
@@ -141,7 +141,7 @@ async function planInstance(
   }
   const vm = await db
     .selectFrom('vms')
-    .select(['id', 'agent_id', 'cid', 'network_spec_json', 'cloud_properties_json', 'stemcell_name', 'stemcell_version'])
+    .select(['id', 'agent_id', 'cid', 'network_spec_json', 'cloud_properties_json', 'stemcell_name', 'stemcell_version', 'cpi'])
     .where('instance_id', '=', row.id)
     .where('active', '=', 1)
     .executeTakeFirst();
@@ -154,7 +154,7 @@ async function planInstance(
     vm: vm
       ? {
         id: vm.id, agentId: vm.agent_id, cid: vm.cid,
-        created: { networksJson: vm.network_spec_json, cloudPropertiesJson: vm.cloud_properties_json, stemcell: `${vm.stemcell_name}/${vm.stemcell_version}` },
+        created: { networksJson: vm.network_spec_json, cloudPropertiesJson: vm.cloud_properties_json, stemcell: `${vm.stemcell_name}/${vm.stemcell_version}`, cpi: vm.cpi },
       }
       : null,
     networks,

@@ -3,9 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ApplySpecJob, NetworkSettings } from '../../common/protocol.js';
-import type { CloudProperties, VmEnv } from '../../cpi/cpi.js';
+import type { CloudProperties, Cpi, VmEnv } from '../../cpi/cpi.js';
 import type { Director } from '../context.js';
+import type { DirectorConfig } from '../config.js';
+import { cpiRegistry, DEFAULT_CPI, stemcellCidFor } from '../cpis.js';
 import { issueAgentCertificateAsync, loadAgentCa, type CertificateAuthority } from './agent-cert.js';
+import { agentBlobstoreCredential, agentBlobstoreSettings } from '../../blobstore/agent-credentials.js';
 
 export interface VmStemcell {
   name: string;
@@ -27,12 +30,16 @@ export interface VmRequest {
   env: Record<string, unknown>;
   /** The partial apply's job; null for compilation VMs (they get no apply). */
   job: ApplySpecJob | null;
+  /** The CPI of the instance's AZ (cpis.ts azCpiName); absent or '': the default CPI. */
+  cpi?: string;
 }
 
 export interface CreatedVm {
   id: number;
   agentId: string;
   cid: string;
+  /** The CPI that made it (vms.cpi). */
+  cpi: string;
 }
 
 const authorities = new Map<string, Promise<{ ca: CertificateAuthority; natsCa: string }>>();
@@ -67,12 +74,16 @@ export function vmEnv(director: Director, request: VmRequest, mbusCert: NonNulla
 export async function createVm(director: Director, request: VmRequest): Promise<CreatedVm> {
   const agentId = randomUUID();
   const { ca, natsCa } = await certificateMaterial(director);
-  const env = vmEnv(director, request, await issueAgentCertificateAsync(ca, agentId, natsCa));
+  const env = withAgentBlobstore(director, vmEnv(director, request, await issueAgentCertificateAsync(ca, agentId, natsCa)), agentId, ca.certificatePem);
   // NATS must know the agent before the VM boots, or its first connect is refused.
   await director.natsAuth?.allowAgent(agentId);
+  const cpiName = request.cpi ?? DEFAULT_CPI;
   let cid: string;
+  let cpi: Cpi;
   try {
-    cid = await director.cpi.createVm(agentId, request.stemcell.cid, request.cloudProperties, request.networks, [], env);
+    cpi = await cpiRegistry(director).get(cpiName);
+    const stemcellCid = await stemcellCidFor(director, request.stemcell, cpiName);
+    cid = await cpi.createVm(agentId, stemcellCid, request.cloudProperties, request.networks, [], env);
   } catch (err) {
     director.natsAuth?.settleAgent(agentId);
     await director.natsAuth?.sync().catch((syncErr) => director.log.warn({ err: syncErr }, 'could not update NATS authorization'));
@@ -81,7 +92,7 @@ export async function createVm(director: Director, request: VmRequest): Promise<
   const row = await director.db
     .insertInto('vms')
     .values({
-      instance_id: request.instanceId, agent_id: agentId, cid, active: 1, cpi: director.cpiName,
+      instance_id: request.instanceId, agent_id: agentId, cid, active: 1, cpi: cpiName,
       created_at: new Date().toISOString(),
       network_spec_json: JSON.stringify(request.networks),
       env_json: JSON.stringify(withoutMbus(env)),
@@ -91,10 +102,10 @@ export async function createVm(director: Director, request: VmRequest): Promise<
     .returning('id')
     .executeTakeFirstOrThrow();
   director.natsAuth?.settleAgent(agentId); // the vms row now carries it
-  const vm = { id: row.id, agentId, cid };
+  const vm = { id: row.id, agentId, cid, cpi: cpiName };
   try {
     await director.db.updateTable('ip_addresses').set({ vm_id: vm.id }).where('instance_id', '=', request.instanceId).execute();
-    await director.cpi.setVmMetadata?.(cid, {
+    await cpi.setVmMetadata?.(cid, {
       director: director.config.name, deployment: request.deployment, id: request.instanceUuid, job: request.instanceGroup,
       instance_group: request.instanceGroup, index: String(request.index), name: `${request.instanceGroup}/${request.instanceUuid}`,
       created_at: new Date().toISOString(),
@@ -113,15 +124,34 @@ export async function createVm(director: Director, request: VmRequest): Promise<
 }
 
 /** Deletes the VM in the cloud (a VM already gone is fine) and forgets it. */
-export async function deleteVm(director: Director, vm: { id: number; cid: string }): Promise<void> {
-  if (await director.cpi.hasVm(vm.cid).catch(() => true)) await director.cpi.deleteVm(vm.cid);
+export async function deleteVm(director: Director, vm: { id: number; cid: string; cpi?: string }): Promise<void> {
+  const cpi = await vmCpi(director, vm);
+  if (await cpi.hasVm(vm.cid).catch(() => true)) await cpi.deleteVm(vm.cid);
   await director.db.updateTable('ip_addresses').set({ vm_id: null }).where('vm_id', '=', vm.id).execute();
   await director.db.deleteFrom('vms').where('id', '=', vm.id).execute();
   await director.natsAuth?.sync().catch((err) => director.log.warn({ err }, 'could not update NATS authorization'));
 }
 
+/** The CPI that made the VM (vms.cpi; looked up by id when the caller has no row). */
+export async function vmCpi(director: Director, vm: { id: number; cid: string; cpi?: string }): Promise<Cpi> {
+  const cpi = vm.cpi ?? (await director.db.selectFrom('vms').select('cpi').where('id', '=', vm.id).executeTakeFirst())?.cpi ?? DEFAULT_CPI;
+  return cpiRegistry(director).forVm({ cid: vm.cid, cpi });
+}
+
 /** The private key of the mbus certificate never goes into the DB. */
 function withoutMbus(env: VmEnv): VmEnv {
-  const { mbus: _mbus, ...bosh } = env.bosh ?? {};
+  const { mbus: _mbus, blobstores: _blobstores, ...bosh } = env.bosh ?? {};
   return { ...env, bosh };
+}
+
+/**
+ * The VM's own credential for the embedded blob server (src/blobstore/agent-credentials.ts) in
+ * `env.bosh.blobstores`, which agents prefer over the CPI's credential-less `blobstore` (§4.2);
+ * blobstores the manifest's env names win.
+ */
+function withAgentBlobstore(director: Director, env: VmEnv, agentId: string, caPem: string): VmEnv {
+  const blobstore = director.config.blobstore as DirectorConfig['blobstore'] | undefined; // absent in unit-test directors
+  if (!blobstore || env.bosh?.blobstores?.length) return env;
+  const blobstores = [agentBlobstoreSettings(blobstore.agent_endpoint, caPem, agentBlobstoreCredential(blobstore.server.password, agentId))];
+  return { ...env, bosh: { ...env.bosh, blobstores } };
 }

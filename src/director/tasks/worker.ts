@@ -14,7 +14,16 @@ import { deploymentLockName, releaseLock, renewLock, tryAcquireLock, type HeldLo
 /** Task types that change a deployment and so hold its lock while they run. */
 const DEPLOYMENT_LOCKING_TYPES = new Set([
   'update_deployment', 'delete_deployment', 'run_errand', 'update_instance', 'cck_scan', 'cck_apply', 'cck_scan_and_fix',
+  'attach_disk',
 ]);
+
+/**
+ * Task types that take the deployment lock with a zero timeout (BOSH's scan_and_fix): when a deploy
+ * holds it they fail at once with this message instead of waiting in the queue.
+ */
+const NO_WAIT_LOCK_ERRORS: Record<string, string> = {
+  cck_scan_and_fix: 'Unable to get deployment lock, maybe a deployment is in progress. Try again later.',
+};
 
 const CHECKPOINT_INTERVAL_MS = 30_000;
 export const INTERRUPTED_RESULT = 'Task was interrupted: the director stopped while it was running';
@@ -82,7 +91,10 @@ export class TaskWorker {
       if (this.stopped || this.running.size >= concurrency) return;
       if (this.running.has(task.id)) continue;
       const lock = await this.takeLock(task);
-      if (lock === false) continue;
+      if (lock === false) {
+        await this.refuseIfNoWait(task);
+        continue;
+      }
       if (!(await this.claim(task.id))) {
         if (lock) await releaseLock(this.director.db, lock);
         continue;
@@ -101,6 +113,15 @@ export class TaskWorker {
     return (await tryAcquireLock(this.director.db, deploymentLockName(task.deployment_name), task.id)) ?? false;
   }
 
+  /** A no-wait task whose lock is held ends in `error` now, as if its job had thrown the lock error. */
+  private async refuseIfNoWait(task: TaskRow): Promise<void> {
+    const message = NO_WAIT_LOCK_ERRORS[task.type];
+    if (!message || !(await this.claim(task.id))) return;
+    await this.run(task, null, async () => {
+      throw new Error(message);
+    });
+  }
+
   private async claim(taskId: number): Promise<boolean> {
     const now = nowSeconds();
     const result = await this.director.db
@@ -112,14 +133,13 @@ export class TaskWorker {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  private async run(task: TaskRow, lock: HeldLock | null): Promise<void> {
+  private async run(task: TaskRow, lock: HeldLock | null, job: TaskJob | undefined = this.jobs[task.type]): Promise<void> {
     const debug = openDebugLog(this.director.config.base_dir, task.id);
     const run = new TaskRun(this.director.db, task, lock, debug.log);
     const heartbeat = setInterval(() => void run.beat().catch((err) => debug.log.warn({ err }, 'Checkpoint failed')), CHECKPOINT_INTERVAL_MS);
     let outcome: { state: string; result: string };
     try {
       debug.log.info(`Starting task: ${task.id} (${task.type}: ${task.description})`);
-      const job = this.jobs[task.type];
       if (!job) throw new Error(`Unknown task type '${task.type}'`);
       outcome = { state: 'done', result: await job(this.director, run.context, JSON.parse(task.payload_json)) };
     } catch (err) {

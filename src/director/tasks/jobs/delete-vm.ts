@@ -2,6 +2,7 @@
 // without a VM, until the next deploy or cloud check recreates it.
 import type { TaskJob } from '../../context.js';
 import { deleteVm } from '../../deploy/vm-creator.js';
+import { cpiRegistry } from '../../cpis.js';
 import { recordEvent } from '../../day2/events.js';
 
 export interface DeleteVmPayload {
@@ -15,7 +16,11 @@ export const deleteVmJob: TaskJob = async (director, task, payload: DeleteVmPayl
   const deployment = instance ? await director.db.selectFrom('deployments').select('name').where('id', '=', instance.deployment_id).executeTakeFirst() : undefined;
   await task.events.beginStage('Delete VM', 1).track(cid, async () => {
     if (vm) await deleteVm(director, vm);
-    else if (await director.cpi.hasVm(cid).catch(() => true)) await director.cpi.deleteVm(cid);
+    else {
+      // a VM the director has no record of: only its own (default) CPI can be asked, as in BOSH
+      const cpi = cpiRegistry(director).defaultCpi;
+      if (await cpi.hasVm(cid).catch(() => true)) await cpi.deleteVm(cid);
+    }
   });
   await recordEvent(director.db, {
     user: task.username, action: 'delete', objectType: 'vm', objectName: cid, task: task.taskId,

@@ -13,6 +13,7 @@ import { cckApply, cckScan, cckScanAndFix } from './cloud-check.js';
 import { fetchLogs } from './fetch-logs.js';
 import { sshJob } from './ssh.js';
 import { cleanup } from './cleanup.js';
+import { diskJobs } from './disks.js';
 
 /** PUT /deployments/<d>/jobs/...?state= is an update_deployment task that changes instance states. */
 const updateDeployment: TaskJob = (director, task, payload) =>
@@ -33,6 +34,7 @@ const jobs: Record<string, TaskJob> = {
   fetch_logs: fetchLogs,
   ssh: sshJob,
   delete_artifacts: cleanup,
+  ...diskJobs, // delete_orphan_disks, orphan_disk, attach_disk
 };
 
 /** What each task type does to which object, as the event log names it. */
@@ -46,6 +48,9 @@ const EVENT_SUBJECTS: Record<string, (payload: any) => { action: string; objectT
   delete_stemcell: (p) => ({ action: 'delete', objectType: 'stemcell', objectName: p?.name ? `${p.name}/${p.version}` : null }),
   cck_scan_and_fix: (p) => ({ action: 'scan and fix', objectType: 'deployment', objectName: p?.deployment_name ?? null, deployment: p?.deployment_name }),
   update_instance: (p) => ({ action: String(p?.action ?? 'update'), objectType: 'instance', objectName: p ? `${p.instance_group}/${p.instance_id}` : null, deployment: p?.deployment_name }),
+  delete_orphan_disks: (p) => ({ action: 'delete', objectType: 'disk', objectName: (p?.orphan_disk_cids ?? []).join(', ') || null }),
+  orphan_disk: (p) => ({ action: 'orphan', objectType: 'disk', objectName: p?.disk_cid ?? null }),
+  attach_disk: (p) => ({ action: 'attach', objectType: 'disk', objectName: p?.disk_cid ?? null, deployment: p?.deployment_name }),
 };
 
 function withTaskEvents(type: string, job: TaskJob): TaskJob {

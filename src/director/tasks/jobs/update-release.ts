@@ -1,7 +1,10 @@
 // update_release: a release tarball uploaded through POST /releases becomes blobs in the blobstore and
 // rows in releases / release_versions / packages / templates (director-api.md §6.5 "Upload release").
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { verifyFileDigest } from '../../../common/digest.js';
 import { join } from 'node:path';
 import type { Kysely, Selectable } from 'kysely';
 import { CapstanError } from '../../../common/errors.js';
@@ -15,6 +18,9 @@ export interface UpdateReleasePayload {
   release_path: string;
   rebase?: boolean;
   fix?: boolean;
+  /** POST /releases {location, sha1}: the task downloads the tarball to release_path first */
+  location?: string;
+  sha1?: string;
 }
 
 type PackageRow = Selectable<PackagesTable>;
@@ -30,6 +36,7 @@ export const updateRelease: TaskJob = async (director, task, payload: UpdateRele
 
 async function uploadRelease(director: Director, task: TaskContext, payload: UpdateReleasePayload, dir: string): Promise<string> {
   const { events } = task;
+  if (payload.location) await downloadRemoteRelease(events, payload.location, payload.release_path, payload.sha1);
   const manifest = await singleStep(events, 'Extracting release', 'Extracting release', () =>
     readReleaseTarball(payload.release_path, dir, { allowMissingPackages: true }),
   );
@@ -44,6 +51,24 @@ async function uploadRelease(director: Director, task: TaskContext, payload: Upd
 
   await singleStep(events, 'Release has been created', label, () => recordReleaseVersion(director.db, releaseId, manifest, packages, jobs));
   return `Created release '${label}'`;
+}
+
+/** Stages "Downloading remote release" and "Verifying remote release" (when a digest is given). */
+async function downloadRemoteRelease(events: TaskContext['events'], location: string, dest: string, sha1?: string): Promise<void> {
+  await singleStep(events, 'Downloading remote release', 'Downloading remote release', async () => {
+    const res = await fetch(location).catch((err: Error) => {
+      throw new CapstanError(`Downloading remote release from '${location}': ${err.message}`, 30006, 400);
+    });
+    if (!res.ok || !res.body) throw new CapstanError(`Downloading remote release from '${location}': HTTP ${res.status}`, 30006, 400);
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
+  });
+  if (sha1) {
+    await singleStep(events, 'Verifying remote release', 'Verifying remote release', () =>
+      verifyFileDigest(dest, sha1).catch((err: Error) => {
+        throw new CapstanError(`Verifying remote release from '${location}': ${err.message}`, 30007, 400);
+      }),
+    );
+  }
 }
 
 /**

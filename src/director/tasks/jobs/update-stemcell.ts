@@ -7,6 +7,8 @@ import { readStemcellTarball } from '../../../stemcell/tarball.js';
 import type { StemcellManifest } from '../../../stemcell/types.js';
 import type { Director, TaskJob } from '../../context.js';
 import { withWorkDir } from './work-dir.js';
+import type { Cpi } from '../../../cpi/cpi.js';
+import { cpiRegistry } from '../../cpis.js';
 
 export interface UpdateStemcellPayload {
   stemcell_path: string;
@@ -16,39 +18,27 @@ export interface UpdateStemcellPayload {
 export const updateStemcell: TaskJob = async (director, task, payload: UpdateStemcellPayload) => {
   try {
     return await withWorkDir(director, 'stemcell', async (dir) => {
-      const stage = task.events.beginStage('Update stemcell', 5);
+      const registry = cpiRegistry(director);
+      const cpis = await registry.all();
+      const stage = task.events.beginStage('Update stemcell', 3 + 2 * cpis.length);
       const manifest = await stage.track('Extracting stemcell archive', () => readStemcellTarball(payload.stemcell_path, dir));
       const label = `${manifest.name}/${manifest.version}`;
-      await stage.track('Verifying stemcell manifest', () => checkFormats(director, manifest));
+      const targets = await stage.track('Verifying stemcell manifest', () => cpisTakingFormats(cpis, manifest, registry.defaultName));
       const existing = await stage.track('Checking if this stemcell already exists', () =>
-        director.db.selectFrom('stemcells').selectAll().where('name', '=', manifest.name).where('version', '=', manifest.version).executeTakeFirst(),
+        director.db.selectFrom('stemcells').selectAll().where('name', '=', manifest.name).where('version', '=', manifest.version).execute(),
       );
-      if (existing && !payload.fix) {
-        await stage.track(`Uploading stemcell ${label} to the cloud (already exists, skipped)`, async () => undefined);
-        return `/stemcells/${label}`;
-      }
-      await task.checkpoint();
-      const cid = await stage.track(`Uploading stemcell ${label} to the cloud`, () =>
-        director.cpi.createStemcell(join(dir, 'image'), manifest.cloud_properties ?? {}),
-      );
-      await stage.track(`Save stemcell ${label} (${cid})`, async () => {
-        if (existing) {
-          await director.db.updateTable('stemcells').set({ cid, sha1: manifest.sha1 }).where('id', '=', existing.id).execute();
-          return;
+      // BOSH uploads the stemcell to every CPI; each CPI gets its own stemcells row (cpi '' = default)
+      for (const { name, cpi } of targets) {
+        const suffix = name ? ` (cpi: ${name})` : '';
+        const row = existing.find((r) => r.cpi === name) ?? existing.find((r) => r.cpi !== '' && registry.currentName(r.cpi) === name);
+        if (row && !payload.fix) {
+          await stage.track(`Uploading stemcell ${label} to the cloud${suffix} (already exists, skipped)`, async () => undefined);
+          continue;
         }
-        await director.db
-          .insertInto('stemcells')
-          .values({
-            name: manifest.name,
-            version: manifest.version,
-            operating_system: manifest.operating_system,
-            cid,
-            sha1: manifest.sha1,
-            cpi: '',
-            api_version: manifest.api_version ?? null,
-          })
-          .execute();
-      });
+        await task.checkpoint();
+        const cid = await stage.track(`Uploading stemcell ${label} to the cloud${suffix}`, () => cpi.createStemcell(join(dir, 'image'), manifest.cloud_properties ?? {}));
+        await stage.track(`Save stemcell ${label} (${cid})${suffix}`, () => saveStemcell(director, manifest, cid, name, row?.id));
+      }
       return `/stemcells/${label}`;
     });
   } finally {
@@ -56,15 +46,38 @@ export const updateStemcell: TaskJob = async (director, task, payload: UpdateSte
   }
 };
 
-/** A CPI that names its stemcell formats only takes stemcells in one of them. */
-async function checkFormats(director: Director, manifest: StemcellManifest): Promise<void> {
-  const cpiFormats = (await director.cpi.info()).stemcell_formats ?? [];
-  const formats = manifest.stemcell_formats ?? [];
-  if (cpiFormats.length > 0 && formats.length > 0 && !formats.some((f) => cpiFormats.includes(f))) {
-    throw new CapstanError(
-      `Stemcell '${manifest.name}/${manifest.version}' has formats [${formats.join(', ')}]; CPI '${director.cpiName}' supports [${cpiFormats.join(', ')}]`,
-      50001,
-      400,
-    );
+async function saveStemcell(director: Director, manifest: StemcellManifest, cid: string, cpi: string, existingId: number | undefined): Promise<void> {
+  if (existingId !== undefined) {
+    await director.db.updateTable('stemcells').set({ cid, sha1: manifest.sha1 }).where('id', '=', existingId).execute();
+    return;
   }
+  await director.db
+    .insertInto('stemcells')
+    .values({
+      name: manifest.name,
+      version: manifest.version,
+      operating_system: manifest.operating_system,
+      cid,
+      sha1: manifest.sha1,
+      cpi,
+      api_version: manifest.api_version ?? null,
+    })
+    .execute();
+}
+
+type NamedCpi = { name: string; cpi: Cpi };
+
+/**
+ * A CPI that names its stemcell formats only takes stemcells in one of them; such CPIs are skipped
+ * (director-api.md §6.5), and a stemcell no CPI takes is refused.
+ */
+async function cpisTakingFormats(cpis: NamedCpi[], manifest: StemcellManifest, defaultName: string): Promise<NamedCpi[]> {
+  const formats = manifest.stemcell_formats ?? [];
+  const checked = await Promise.all(cpis.map(async (c) => ({ ...c, formats: (await c.cpi.info()).stemcell_formats ?? [] })));
+  const taking = checked.filter((c) => c.formats.length === 0 || formats.length === 0 || formats.some((f) => c.formats.includes(f)));
+  if (taking.length === 0) {
+    const supported = checked.map((c) => `CPI '${c.name || defaultName}' supports [${c.formats.join(', ')}]`).join('; ');
+    throw new CapstanError(`Stemcell '${manifest.name}/${manifest.version}' has formats [${formats.join(', ')}]; ${supported}`, 50001, 400);
+  }
+  return taking.map(({ name, cpi }) => ({ name, cpi }));
 }

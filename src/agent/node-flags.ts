@@ -1,0 +1,9 @@
+// Node/V8 flags for every place that starts the agent bundle (stemcell runit service, dummy CPI,
+// bench and tests), so that the agent's idle memory is the same everywhere. All exist on Node 18
+// (the stemcell's Debian nodejs) and Node 20. Measured with `npm run bench -- agent` (issue 3):
+//  --max-semi-space-size=1  young generation capped at 1 MB a semi-space: the agent allocates
+//                           little, and a grown new space keeps its pages resident while idle;
+//  --lite-mode              no optimizing compiler: the agent is I/O-bound, and neither TurboFan's
+//                           code in the node binary nor optimized code gets paged in (~3.5 MB RSS);
+//  --no-expose-wasm         lite mode has no WebAssembly; saying so avoids V8's startup warning.
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm'];
