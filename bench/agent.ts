@@ -12,6 +12,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AGENT_NODE_ENV } from '../src/agent/node-flags.js';
 import { AgentEnv, REPO, agentNodeFlags, renderedJobBlob, sha1, sleep, tarballBlob, waitFor } from '../test/agent/harness.js';
 
 function arg(name: string, fallback: string): string {
@@ -53,9 +54,9 @@ async function oneJobSpec(env: AgentEnv) {
   };
 }
 
-/** RSS of a node process that does nothing, with the agent's binary and flags. */
+/** RSS of a node process that does nothing, with the agent's binary, flags and environment. */
 async function emptyNodeRssKb(node: string, flags: string[]): Promise<number> {
-  const child = spawn(node, [...flags, '-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  const child = spawn(node, [...flags, '-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore', env: { ...AGENT_NODE_ENV, ...process.env } });
   try {
     await sleep(2000);
     return rssKb(child.pid!);
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     const flags = agentNodeFlags();
     console.log(`agent bundle ${bundle} on node ${nodeVersion} (CAPSTAN_AGENT_NODE), monit poll 1 s (stemcells: 10 s)`);
     console.log(`node flags: ${flags.join(' ') || '(none)'} (CAPSTAN_AGENT_NODE_FLAGS)`);
-    console.log(`empty node process, same binary and flags: ${mb(await emptyNodeRssKb(agentNode, flags))} RSS (the floor under the agent's figure)`);
+    console.log(`empty node process, same binary, flags and env: ${mb(await emptyNodeRssKb(agentNode, flags))} RSS (the floor under the agent's figure)`);
 
     // 1. Cold start: process spawn -> first heartbeat on NATS (NATS already reachable).
     const t0 = performance.now();

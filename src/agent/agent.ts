@@ -225,6 +225,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       await mbus.reconnect(mbusUrls(settings, next), cert);
       return true;
     },
+    useBlobstore(next) {
+      blobs.useBlobstore(createBlobstore(effectiveBlobstore(settings, next), paths.blobs), blobstoreCa(settings, next));
+    },
     blobstoreCa: () => blobstoreCa(settings, update),
     specStore,
     applier,

@@ -42,11 +42,17 @@ export interface BlobRef {
 
 export class BlobManager {
   constructor(
-    private readonly store: Blobstore,
+    private store: Blobstore,
     private readonly paths: VcapPaths,
     /** CA for signed-URL transfers (blobstore options.tls.cert.ca). */
-    readonly ca?: string,
+    public ca?: string,
   ) {}
+
+  /** update_settings gave new blobstore settings (a new credential): later transfers use them. */
+  useBlobstore(store: Blobstore, ca?: string): void {
+    this.store = store;
+    this.ca = ca;
+  }
 
   async fetchRef(ref: BlobRef): Promise<string> {
     if (ref.signed_url) return signedGet(ref.signed_url, ref.blobstore_headers ?? {}, ref.sha1, this.paths.tmp, { ca: this.ca });

@@ -28,6 +28,8 @@ export interface AgentServices {
    * the transport cannot (HTTPS mbus). Throws, leaving the old connection, when the new one fails.
    */
   reconnectMbus(next: UpdateSettings): Promise<boolean>;
+  /** Transfers from now on use the blobstore `next` selects (a new credential), without a restart. */
+  useBlobstore(next: UpdateSettings): void;
   /** CA trusted for signed-URL transfers. */
   blobstoreCa(): string | undefined;
   specStore: SpecStore;

@@ -53,6 +53,9 @@ export const DirectorConfigSchema = z.object({
       .optional(),
   }),
   agent_ca: z.object({ certificate_path: z.string(), private_key_path: z.string() }), // issues agent mbus certs
+  // PEM bundle every agent adds to its VM's trust store (BOSH's director.trusted_certs); a change
+  // reaches running VMs on their next deploy through update_settings (deploy/agent-settings.ts)
+  trusted_certs: z.string().optional(),
   cpi: z.discriminatedUnion('type', [
     z.object({
       type: z.literal('docker'),

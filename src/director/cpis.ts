@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { badRequest } from '../common/errors.js';
-import type { Cpi } from '../cpi/cpi.js';
+import type { Cpi, CpiLogSink } from '../cpi/cpi.js';
 import { createConfiguredCpi, type CpiConfigEntry } from '../cpi/factory.js';
 import type { CloudConfig } from '../manifest/types.js';
 import type { DirectorConfig } from './config.js';
@@ -92,6 +92,12 @@ export class CpiRegistry {
     readonly defaultName: string,
     private readonly build?: CpiBuilder,
   ) {}
+
+  /** The same CPIs, each logging its calls to sink (a task's `cpi` output). */
+  withCpiLog(sink: CpiLogSink): CpiRegistry {
+    const logged = (cpi: Cpi) => cpi.withCpiLog?.(sink) ?? cpi;
+    return new CpiRegistry(this.db, logged(this.defaultCpi), this.defaultName, this.build && ((entry) => logged(this.cpiFor(entry))));
+  }
 
   /** Names of the cpi-config's CPIs (without the default). */
   async configuredNames(): Promise<string[]> {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { fileDigest } from '../common/digest.js';
 import { createTgz } from '../common/tar.js';
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js';
 import { buildAgentBundle } from './agent-bundle.js';
 import { DEFAULT_STEMCELL_OS, ensureBaseRootfs, run, stemcellOsRecipe, type BaseRootfs, type Progress } from './rootfs.js';
 import type { StemcellManifest } from './types.js';
@@ -82,7 +82,7 @@ function overlayFiles(): OverlayFile[] {
     { path: 'etc/sv/monit/down', content: '', mode: 0o644 },
     {
       path: 'etc/sv/agent/run',
-      content: `#!/bin/sh\nexec 2>&1\nexport PATH=/var/vcap/bosh/bin:$PATH\nexec /usr/bin/node ${AGENT_NODE_FLAGS.join(' ')} /${AGENT_BUNDLE} -P ubuntu -C /var/vcap/bosh/agent.json\n`,
+      content: `#!/bin/sh\nexec 2>&1\nexport PATH=/var/vcap/bosh/bin:$PATH\nexport ${Object.entries(AGENT_NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}\nexec /usr/bin/node ${AGENT_NODE_FLAGS.join(' ')} /${AGENT_BUNDLE} -P ubuntu -C /var/vcap/bosh/agent.json\n`,
       mode: 0o755,
     },
     { path: 'etc/sv/agent/log/run', content: '#!/bin/sh\nmkdir -p /var/vcap/bosh/log\nexec svlogd -tt /var/vcap/bosh/log\n', mode: 0o755 },

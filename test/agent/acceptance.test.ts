@@ -418,7 +418,7 @@ test('issue 3 acceptance over NATS (mTLS) and monit', async (t) => {
     assert.equal(await env.call('shutdown'), '');
   });
 
-  await t.test('update_settings: certs and disk associations answer "ok"; a new blobstore restarts the agent, which resumes the task', async () => {
+  await t.test('update_settings: certs and disk associations answer "ok"; new blobstores are used without a restart; a persisted task resumes', async () => {
     const disk = join(env.dir, 'disk-3');
     await mkdir(disk);
     await env.call('add_persistent_disk', ['disk-cid-3', disk]);
@@ -427,17 +427,26 @@ test('issue 3 acceptance over NATS (mTLS) and monit', async (t) => {
     assert.match(await readFile(join(env.base, 'bosh', 'etc', 'trusted_certs', 'bosh-trusted-cert-1.crt'), 'utf8'), /BEGIN CERTIFICATE/);
     await assert.rejects(env.call('update_settings', [{ disk_associations: [{ name: 'x', cid: 'unknown-cid' }] }]), /could not be found/);
 
-    const blobstores = [{ provider: 'local', options: { blobstore_path: env.blobDir, note: 'rotated' } }];
-    const handle = await env.request('update_settings', [{ trusted_certs: '', blobstores }]);
-    const taskId = (handle.value as { agent_task_id: string }).agent_task_id;
-    assert.equal(await env.waitForExit(), 0, 'the agent exits so that its supervisor restarts it');
-    const persisted = JSON.parse(await readFile(join(env.base, 'bosh', 'tasks.json'), 'utf8'));
-    assert.equal(persisted[taskId].Method, 'update_settings');
-    assert.equal(JSON.parse(Buffer.from(persisted[taskId].Payload, 'base64').toString()).method, 'update_settings');
-    await env.startAgent();
-    assert.equal(await env.pollTask(taskId), 'ok');
+    // new blobstores (a new credential) are used in-process: no restart, later downloads use them
+    const rotated = join(env.dir, 'rotated-blobs');
+    await mkdir(rotated);
+    const records = JSON.stringify({ version: 20, records: [] });
+    await writeFile(join(rotated, 'dns-20'), records);
+    const blobstores = [{ provider: 'local', options: { blobstore_path: rotated } }];
+    assert.equal(await env.call('update_settings', [{ trusted_certs: '', blobstores }]), 'ok');
+    assert.equal(env.agent!.exitCode, null, 'the agent keeps running');
+    assert.equal(await env.call('sync_dns', ['dns-20', sha1(records), 20]), 'synced', 'the blob comes from the new blobstore');
     const updated = JSON.parse(await readFile(join(env.base, 'bosh', 'update_settings.json'), 'utf8'));
     assert.deepEqual(updated.blobstores, blobstores);
+
+    // an update_settings the agent died in (tasks.json) is resumed at the next start and answers "ok"
+    assert.equal(await env.stopAgent(), 0);
+    const taskId = 'a7e1c7a4-0000-4000-8000-00000000d1ed';
+    const payload = Buffer.from(JSON.stringify({ method: 'update_settings', arguments: [{ trusted_certs: '' }], reply_to: 'director.x' })).toString('base64');
+    await writeFile(join(env.base, 'bosh', 'tasks.json'), JSON.stringify({ [taskId]: { TaskID: taskId, Method: 'update_settings', Payload: payload } }));
+    await env.startAgent();
+    assert.equal(await env.pollTask(taskId), 'ok');
+    assert.deepEqual(JSON.parse(await readFile(join(env.base, 'bosh', 'update_settings.json'), 'utf8')).blobstores, blobstores, 'kept across the restart');
     await waitFor('task removed from tasks.json', async () => (JSON.parse(await readFile(join(env.base, 'bosh', 'tasks.json'), 'utf8'))[taskId] ? undefined : true));
   });
 

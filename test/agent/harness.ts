@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { makePki } from './certs.js';
 import { checkNatsServerIdentity } from '../../src/agent/mbus/nats-handler.js';
-import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../../src/agent/node-flags.js';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -160,7 +160,7 @@ export class AgentEnv {
     // CAPSTAN_AGENT_NODE=/path/to/node18 with CAPSTAN_AGENT_BUNDLE checks the bundle on the stemcell's Node.
     const agent = spawn(process.env.CAPSTAN_AGENT_NODE ?? process.execPath, [...nodeFlags, ...entry, '-P', 'dummy', '-C', join(this.dir, 'agent.json'), '-b', this.base, ...(this.options.extraFlags ?? [])], {
       cwd: REPO,
-      env: { ...process.env, CAPSTAN_HEARTBEAT_INTERVAL_MS: String(this.options.heartbeatMs ?? 1000) },
+      env: { ...AGENT_NODE_ENV, ...process.env, CAPSTAN_HEARTBEAT_INTERVAL_MS: String(this.options.heartbeatMs ?? 1000) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     agent.stdout!.on('data', (c: Buffer) => (this.log += c.toString()));

@@ -235,7 +235,9 @@ test('configs: list, show, update (with diff), delete, diff; runtime-config and 
   const update = await capstan(['-n', 'update-config', '--type', 'runtime', '--name', 'dns', 'dns.yml', '-v', 'addons=[{name: dns}]']);
   assert.equal(update.code, 0, update.stderr);
   assert.match(update.stdout, /^- addons: \[\]\n\+ addons:\n\+ - name: dns$/m);
-  assert.deepEqual(JSON.parse(last('POST', '/configs')!.body!), { type: 'runtime', name: 'dns', content: 'addons:\n  - name: dns\n' });
+  // as bosh: the version the diff was computed against must still be the latest
+  assert.deepEqual(JSON.parse(last('POST', '/configs')!.body!), { type: 'runtime', name: 'dns', content: 'addons:\n  - name: dns\n', expected_latest_id: '5' });
+  assert.match(update.stdout, /^ID {10}6\*$/m);
 
   fake.respond('DELETE', '/configs', '', 204);
   assert.equal((await capstan(['-n', 'delete-config', '--type', 'runtime', '--name', 'dns'])).code, 0);

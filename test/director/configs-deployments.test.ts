@@ -66,7 +66,7 @@ test('deploy, show, list and delete a deployment through tasks', async () => {
   assert.equal(task.state, 'done');
   assert.equal(task.deployment, 'nginx');
   assert.deepEqual(deployed.at(-1), {
-    deployment_name: 'nginx', manifest_text: manifest, recreate: false, fix: false, dry_run: false,
+    deployment_name: 'nginx', manifest_text: manifest, recreate: false, recreate_persistent_disks: false, fix: false, dry_run: false,
     skip_drain: null, canaries: null, max_in_flight: null, context: null,
   });
   assert.deepEqual((await director.request('GET', '/deployments/nginx')).json(), { manifest });

@@ -1,7 +1,9 @@
 // update_settings (§2.13): persistent task. Trusted certs, disk associations, update_settings.json;
-// a changed NATS mbus (certificate rotation) is taken by reconnecting in-process; a changed
-// blobstore (or HTTPS mbus) makes the agent exit so its supervisor restarts it with the new
-// settings; the restarted agent resumes the task from tasks.json and answers "ok".
+// a changed NATS mbus (certificate rotation) is taken by reconnecting in-process, changed
+// blobstores (a new credential) by switching the blob client in-process: unlike bosh-agent, no
+// restart, so agents without a supervisor (dummy CPI) survive a deploy's settings update. A changed
+// HTTPS mbus makes the agent exit so its supervisor restarts it with the new settings; the
+// restarted agent resumes the task from tasks.json and answers "ok".
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -35,11 +37,12 @@ export class UpdateSettingsAction implements Action {
     if (blobstoresChanged) merged.blobstores = update.blobstores;
     // A new NATS certificate (rotation) is taken in-process: connected before it is saved, so a
     // certificate NATS refuses fails this task and leaves the agent on the old one.
-    const reconnected = mbusChanged && !blobstoresChanged && (await this.services.reconnectMbus(merged));
+    const reconnected = mbusChanged && (await this.services.reconnectMbus(merged));
+    if (blobstoresChanged) this.services.useBlobstore(merged);
     await this.services.saveUpdateSettings(merged);
-    if ((mbusChanged && !reconnected) || blobstoresChanged) {
+    if (mbusChanged && !reconnected) {
       // Never returns: the restarted agent resumes this task and answers "ok".
-      await this.services.requestRestart('update_settings changed mbus or blobstores');
+      await this.services.requestRestart('update_settings changed the mbus');
     }
     return 'ok';
   }

@@ -2,6 +2,7 @@
 // endpoints the bosh CLI uses, and the generic configs/config/update-config/delete-config/diff-config.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
+import type { DirectorClient, RequestOptions } from '../director-client.js';
 import { addTemplateOptions, type TemplateOptions } from '../flags.js';
 import type { Wrap } from '../main.js';
 import type { ConfigRow } from '../renderers/lists.js';
@@ -35,16 +36,14 @@ export function registerConfigCommands(program: Command, wrap: Wrap): void {
           const content = await render(path, opts);
           const director = await ctx.director();
           const name = t.named && opts.name !== 'default' ? opts.name : undefined;
-          const diff = await director.raw('POST', `${t.path}/diff`, {
+          const { diff, error } = await fetchConfigDiff(director, `${t.path}/diff`, {
             body: content,
             contentType: 'text/yaml',
             query: { name, redact: opts.redact === false ? 'false' : undefined },
           });
-          if (diff.status === 200) {
-            const body = JSON.parse(diff.body.toString('utf8')) as { diff?: DiffLine[]; error?: string };
-            if (body.error) throw new CliError(body.error);
-            printDiff(ctx, body.diff ?? []);
-          }
+          // the diff is advice (as for deploy): a director that could not compute it does not stop the update
+          if (error) ctx.ui.errorLine(`Warning: no ${t.type} config diff: ${error}`);
+          printDiff(ctx, diff);
           await ctx.confirm();
           await director.request('POST', t.path, { body: content, contentType: 'text/yaml', query: { name } });
         }),
@@ -96,22 +95,17 @@ export function registerConfigCommands(program: Command, wrap: Wrap): void {
     .action(
       wrap(async (ctx, id: string | undefined, opts: { type?: string; name?: string }) => {
         const director = await ctx.director();
-        let config: ConfigRow & { content: string };
+        let config: ShownConfig;
         if (id !== undefined) {
           if (opts.type || opts.name) throw new CliError('Expected either a config id or --type and --name, not both');
           config = await director.getJson(`/configs/${encodeURIComponent(id)}`);
         } else {
           if (!opts.type || !opts.name) throw new CliError('Expected a config id, or --type and --name');
-          const found = await director.getJson<Array<ConfigRow & { content: string }>>('/configs', { type: opts.type, name: opts.name, latest: 'true' });
+          const found = await director.getJson<ShownConfig[]>('/configs', { type: opts.type, name: opts.name, latest: 'true' });
           if (found.length === 0) throw new CliError(`No config of type '${opts.type}' named '${opts.name}'`);
           config = found[0];
         }
-        ctx.ui.printTable({
-          content: '',
-          header: ['ID', 'Type', 'Name', 'Created At', 'Content'],
-          rows: [[String(config.id) + (config.current ? '*' : ''), config.type, config.name, config.created_at, config.content.trimEnd()]],
-          transpose: true,
-        });
+        printConfig(ctx, config);
       }),
     );
 
@@ -128,19 +122,23 @@ export function registerConfigCommands(program: Command, wrap: Wrap): void {
       wrap(async (ctx, path: string, opts: TemplateOptions & { type: string; name: string; expectedLatestId?: string }) => {
         const content = await render(path, opts);
         const director = await ctx.director();
-        const diff = await director.raw('POST', '/configs/diff', {
+        const { diff, fromId, error } = await fetchConfigDiff(director, '/configs/diff', {
           body: JSON.stringify({ type: opts.type, name: opts.name, content }),
           contentType: 'application/json',
         });
-        if (diff.status === 200) printDiff(ctx, (JSON.parse(diff.body.toString('utf8')) as { diff?: DiffLine[] }).diff ?? []);
+        if (error) ctx.ui.errorLine(`Warning: no config diff: ${error}`);
+        printDiff(ctx, diff);
         await ctx.confirm();
-        const created = await director.sendJson<ConfigRow>('POST', '/configs', {
-          type: opts.type,
-          name: opts.name,
-          content,
-          ...(opts.expectedLatestId ? { expected_latest_id: opts.expectedLatestId } : {}),
+        // as bosh: the version the diff was computed against must still be the latest one
+        const expectedLatestId = opts.expectedLatestId || fromId;
+        const res = await director.raw('POST', '/configs', {
+          body: JSON.stringify({ type: opts.type, name: opts.name, content, ...(expectedLatestId ? { expected_latest_id: expectedLatestId } : {}) }),
+          contentType: 'application/json',
         });
-        if (created) ctx.ui.printLine(`Config '${created.type}/${created.name}' is version ${created.id}`);
+        const text = res.body.toString('utf8');
+        if (res.status === 412) throw new CliError(concurrentUpdateMessage(text));
+        if (res.status !== 200 && res.status !== 201) throw new CliError(`Updating config: Director responded with non-successful status code '${res.status}' response '${text}'`);
+        printConfig(ctx, JSON.parse(text) as ShownConfig);
       }),
     );
 
@@ -173,23 +171,87 @@ export function registerConfigCommands(program: Command, wrap: Wrap): void {
     .option('--to-content <path>', 'file to diff to')
     .action(
       wrap(async (ctx, opts: { fromId?: string; toId?: string; fromContent?: string; toContent?: string }) => {
-        const side = (id?: string, path?: string) => {
-          if (id && path) throw new CliError('Expected either an id or content for each side, not both');
-          if (id) return { id };
-          if (path) return { content: readInput(path) };
-          throw new CliError('Expected --from-id or --from-content, and --to-id or --to-content');
-        };
-        const body = { from: side(opts.fromId, opts.fromContent), to: side(opts.toId, opts.toContent) };
+        // bosh checks the `to` side first
+        const to = diffSide('to', opts.toId, opts.toContent);
+        const from = diffSide('from', opts.fromId, opts.fromContent);
         const director = await ctx.director();
-        const res = await director.raw('POST', '/configs/diff', { body: JSON.stringify(body), contentType: 'application/json' });
-        const text = res.body.toString('utf8');
-        if (res.status === 404 && !text.includes('"code":440012')) return; // bosh: nothing to diff
-        if (res.status !== 200) throw new CliError(`Director responded with non-successful status code '${res.status}' response '${text}'`);
-        const parsed = JSON.parse(text) as { diff?: DiffLine[]; error?: string };
-        if (parsed.error) throw new CliError(parsed.error);
-        printDiff(ctx, parsed.diff ?? []);
+        const { diff, error } = await fetchConfigDiff(director, '/configs/diff', { body: JSON.stringify({ from, to }), contentType: 'application/json' });
+        if (error) throw new CliError(`Fetching diff result: ${error}`);
+        printDiff(ctx, diff);
       }),
     );
+}
+
+/** One side of diff-config: a stored version by id, or the content of a file. */
+function diffSide(side: 'from' | 'to', id: string | undefined, path: string | undefined): { id: string } | { content: string } {
+  if (id && path) throw new CliError(`only one of --${side}-id and --${side}-content can be specified`);
+  if (!id && !path) throw new CliError(`one of --${side}-id or --${side}-content must be specified`);
+  if (id && !/^\d+$/.test(id)) throw new CliError(`--${side}-id needs to be an integer.`);
+  return id ? { id } : { content: readInput(path!) };
+}
+
+interface ConfigDiff {
+  diff: DiffLine[];
+  /** The current version the diff was computed against (`/configs/diff` with type and name). */
+  fromId?: string;
+  /** The director answered but could not compute the diff. */
+  error?: string;
+}
+
+/**
+ * A diff from one of the config diff routes, read as the bosh CLI reads it: a 404 naming a missing
+ * config (code 440012) is an error, any other 404 is a director without the route (no diff).
+ */
+async function fetchConfigDiff(director: DirectorClient, path: string, options: RequestOptions): Promise<ConfigDiff> {
+  const res = await director.raw('POST', path, options);
+  const text = res.body.toString('utf8');
+  if (res.status === 404) {
+    if (text.includes('"code":440012')) throw new CliError(directorMessage(text) ?? text);
+    return { diff: [] };
+  }
+  if (res.status !== 200) {
+    throw new CliError(`Fetching diff result: ${directorMessage(text) ?? `Director responded with non-successful status code '${res.status}' response '${text}'`}`);
+  }
+  const body = JSON.parse(text) as { diff?: DiffLine[]; from?: { id?: string }; error?: string };
+  return { diff: body.diff ?? [], fromId: body.from?.id, error: body.error };
+}
+
+/** The message of a director error body: `{code, description}`, or a diff route's `{diff: [], error}`. */
+function directorMessage(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { description?: unknown; error?: unknown };
+    if (typeof body.error === 'string') return body.error;
+    if (typeof body.description === 'string') return body.description;
+  } catch {
+    // not JSON: the caller shows the raw body
+  }
+  return undefined;
+}
+
+/** bosh's text for a 412 `{latest_id, expected_latest_id}`: someone else updated the config meanwhile. */
+function concurrentUpdateMessage(text: string): string {
+  let body: { latest_id?: string | null; expected_latest_id?: string } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // the message below still says what happened
+  }
+  return (
+    `Config update rejected: The expected latest ID '${body.expected_latest_id ?? ''}' doesn't match the latest ID '${body.latest_id ?? ''}'. ` +
+    'This most likely means that a concurrent update of the config happened. Please try to upload again.'
+  );
+}
+
+type ShownConfig = ConfigRow & { content: string };
+
+/** The config table of `config` and `update-config`, one field per line as bosh prints it. */
+function printConfig(ctx: CliContext, config: ShownConfig): void {
+  ctx.ui.printTable({
+    content: '',
+    header: ['ID', 'Type', 'Name', 'Created At', 'Content'],
+    rows: [[String(config.id) + (config.current ? '*' : ''), config.type, config.name, config.created_at, config.content.trimEnd()]],
+    transpose: true,
+  });
 }
 
 function printContent(ctx: CliContext, text: string): void {

@@ -40,7 +40,7 @@ import {
 } from '../cpi.js';
 import { launchDetached } from './launcher.js';
 import { releasePorts, reservePorts, type PortRange } from './ports.js';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 export const DEFAULT_AGENT_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/capstan-agent.cjs');
 
@@ -176,7 +176,7 @@ export class DummyCpi implements DiskCpi {
       ? ['-b', base, '-P', 'dummy', '-M', 'dummy-nats', '-C', configPath]
       : [...AGENT_NODE_FLAGS, this.agentBundlePath, '-P', 'dummy', '-C', configPath, '-b', base, ...(withMonit ? [] : ['-M', 'dummy-nats'])];
     // bosh-agent keeps its temporary files in TMPDIR, as BOSH's dummy CPI sets it
-    const processEnv = goAgent ? { ...process.env, TMPDIR: join(dir, 'tmp') } : process.env;
+    const processEnv = goAgent ? { ...process.env, TMPDIR: join(dir, 'tmp') } : { ...process.env, ...AGENT_NODE_ENV };
     if (goAgent) await mkdir(join(dir, 'tmp'), { recursive: true });
     const pid = await this.spawnAgent(goAgent ? executable : (this.options.nodePath ?? process.execPath), args, dir, processEnv).catch(async (err: Error) => {
       await releasePorts([monitPort, alertSmtpPort].filter((p) => p !== undefined), dir);

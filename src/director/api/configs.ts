@@ -1,4 +1,5 @@
-// Configs (director-api.md §2.9): generic /configs plus the legacy /cloud_configs and /runtime_configs.
+// Configs (director-api.md §2.9): generic /configs plus the legacy /cloud_configs, /runtime_configs and
+// /cpi_configs; their diff routes are in config-diff.ts.
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Selectable } from 'kysely';
 import { parse as parseYaml } from 'yaml';
@@ -30,9 +31,16 @@ export async function configRoutes(app: FastifyInstance, { director }: ApiContex
     return configView(row, latest?.id === row.id);
   });
 
-  app.post<{ Body: { type?: string; name?: string; content?: string } }>('/configs', async (request, reply) => {
-    const { type, name, content } = request.body ?? {};
+  app.post<{ Body: { type?: string; name?: string; content?: string; expected_latest_id?: string | number | null } }>('/configs', async (request, reply) => {
+    const { type, name, content, expected_latest_id: expected } = request.body ?? {};
     if (!type || !name || typeof content !== 'string') throw badRequest("Config requires 'type', 'name' and 'content'", 440010);
+    // `update-config` sends the version its diff was made against: someone else's update in between is refused
+    if (expected !== undefined && expected !== null && expected !== '') {
+      const latestId = (await latestConfig(db, type, name))?.id;
+      if (String(expected) !== String(latestId)) {
+        return reply.code(412).send({ latest_id: latestId === undefined ? null : String(latestId), expected_latest_id: String(expected), description: `Latest Id: '${latestId ?? ''}' does not match expected latest id` });
+      }
+    }
     const row = await storeConfig(db, type, name, content);
     return reply.code(201).send(configView(row, true));
   });

@@ -8,6 +8,7 @@ import { taskRoutes } from './tasks.js';
 import { releaseRoutes } from './releases.js';
 import { stemcellRoutes } from './stemcells.js';
 import { configRoutes } from './configs.js';
+import { configDiffRoutes } from './config-diff.js';
 import { deploymentRoutes } from './deployments.js';
 import { lockRoutes } from './locks.js';
 import { variableRoutes } from './variables.js';
@@ -41,6 +42,7 @@ export async function buildApi(ctx: ApiContext, tls: ApiTls): Promise<FastifyIns
   await app.register(releaseRoutes, ctx);
   await app.register(stemcellRoutes, ctx);
   await app.register(configRoutes, ctx);
+  await app.register(configDiffRoutes, ctx);
   await app.register(deploymentRoutes, ctx);
   await app.register(lockRoutes, ctx);
   await app.register(variableRoutes, ctx);

@@ -54,7 +54,8 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /** POSTs that change nothing. */
 function readLikePost(path: string): boolean {
-  return /^\/deployments\/[^/]+\/diff$/.test(path);
+  // diffs change nothing: BOSH serves them to readers
+  return /^\/deployments\/[^/]+\/diff$/.test(path) || /^\/(configs|cloud_configs|runtime_configs|cpi_configs)\/diff$/.test(path);
 }
 
 const UPLOAD_RELEASE_ROUTES = new Set(['/releases', '/packages/matches', '/packages/matches_compiled']);

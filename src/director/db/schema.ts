@@ -65,7 +65,14 @@ export interface VmsTable {
   stemcell_name: string | null;
   stemcell_version: string | null;
   stemcell_api_version: number | null;
+  // 0007: SHA-1s of the agent settings the VM was last given (deploy/agent-settings.ts); NULL = unknown
+  trusted_certs_sha1: NullableSha1;
+  blobstore_config_sha1: NullableSha1;
+  nats_config_sha1: NullableSha1;
 }
+
+/** A column inserts may leave out (NULL). */
+type NullableSha1 = ColumnType<string | null, string | null | undefined, string | null>;
 
 export interface IpAddressesTable {
   id: Generated<number>;

@@ -21,6 +21,7 @@ import { applySpecJob, buildApplySpec, defaultAddress, jobProperties, specChange
 import { createVm, deleteVm, type VmRequest } from './vm-creator.js';
 import { desiredDisk, detachInstanceDisks, diskNeedsUpdate, updatePersistentDisk } from './disk-manager.js';
 import { azCpiName, cpiRegistry } from '../cpis.js';
+import { agentSettingsMaterial, settingsChanges, updateAgentSettings, usesDirectorBlobstore, vmSettingsSha1s } from './agent-settings.js';
 
 const MAX_VM_CREATE_THREADS = 32;
 const PERSIST_TEMPLATES_THREADS = 8;
@@ -298,21 +299,27 @@ export async function instanceUpdates(
   await inParallel(planned.instances, PERSIST_TEMPLATES_THREADS, async (instance) => {
     archives.set(instance.dbId, await persistRenderedTemplates(director, instance.dbId, rendered.get(instance.dbId)!));
   });
+  const agentSettings = await agentSettingsMaterial(director);
+  const vmSettings = await vmSettingsSha1s(director.db, planned.instances.flatMap((i) => (i.vm ? [i.vm.id] : [])));
   for (const instance of planned.instances) {
     const instanceRendered = rendered.get(instance.dbId)!;
     const archive = archives.get(instance.dbId)!;
     const spec = { ...buildApplySpec(plan.name, instance, planned.jobs, packages, instanceRendered, archive), persistent_disk: disk?.size ?? 0 };
     const recreate = (options.recreate === true && instance.previousSpec !== null) || vmObsolete(director, plan, planned, instance);
     const diskChanging = await diskNeedsUpdate(director.db, instance.dbId, disk, options.recreatePersistentDisks === true);
+    // a kept VM whose agent has older trusted certs / NATS / blobstore settings gets update_settings
+    const vmSha1s = instance.vm ? vmSettings.get(instance.vm.id) : undefined;
+    const settings = recreate || !vmSha1s ? [] : settingsChanges(vmSha1s, agentSettings, usesDirectorBlobstore(planned.group.env));
     const change: InstanceChange = instance.previousSpec === null ? 'new'
       : recreate ? 'recreate'
-      : !instance.updateCompleted || specChanged(instance.previousSpec, spec) || diskChanging ? 'restart' : 'nothing';
+      : !instance.updateCompleted || specChanged(instance.previousSpec, spec) || diskChanging || settings.length > 0 ? 'restart' : 'nothing';
     options.onPlanned?.(instanceName(instance), change);
     if (change === 'nothing') continue;
     updates.push({
       name: instanceName(instance), agentId: instance.vm!.agentId, spec, hasRunningJobs: instance.previousSpec !== null, start,
       skipDrain: options.skipDrain?.(planned.group.name, instance.uuid) ?? false,
       ...(recreate ? { recreateVm: () => recreateVm(director, plan, planned, instance) } : {}),
+      ...(settings.length > 0 ? { updateSettings: () => updateAgentSettings(director, { id: instance.vm!.id, agentId: instance.vm!.agentId, instanceId: instance.dbId }, settings, agentSettings) } : {}),
       diskChanging,
       updateDisks: () => updatePersistentDisk(
         director, instance.dbId, { deployment: plan.name, instanceName: `${planned.group.name}/${instance.uuid}`, az: instance.az },

@@ -15,6 +15,7 @@ import type { DeploymentPlan } from './deployer.js';
 import { inParallel, resolveCount, type InstanceUpdate } from './instance-updater.js';
 import { instanceName, type PlannedInstance } from './planner.js';
 import { deleteVm } from './vm-creator.js';
+import { detachInstanceDisks } from './disk-manager.js';
 
 const MAX_STATE_THREADS = 32;
 const STOP_TIMEOUT_MS = 300_000;
@@ -97,6 +98,8 @@ export async function unresponsiveInstances(director: Director, plan: Deployment
 export async function deleteUnresponsiveVms(director: Director, instances: PlannedInstance[], log: (line: string) => void): Promise<void> {
   await inParallel(instances, MAX_STATE_THREADS, async (instance) => {
     log(`Recreating unresponsive VM '${instance.vm!.cid}' of ${instanceName(instance)}`);
+    // the disks go with the instance to its new VM, so the CPI lets go of them first
+    await detachInstanceDisks(director, instance.dbId, { cid: instance.vm!.cid, agentId: instance.vm!.agentId, cpi: instance.vm!.created?.cpi }, true);
     await deleteVm(director, instance.vm!);
     instance.vm = null;
   });

@@ -23,6 +23,8 @@ export interface InstanceUpdate {
   updateDisks?: () => Promise<void>;
   /** The persistent disk will be replaced or removed: drain with type `shutdown`. */
   diskChanging?: boolean;
+  /** The kept VM's agent settings changed (trusted certs, NATS, blobstore): update_settings (§6.4 step 3). */
+  updateSettings?: () => Promise<void>;
 }
 
 export interface UpdaterOptions {
@@ -105,6 +107,8 @@ export async function updateInstance(update: InstanceUpdate, canary: boolean, st
   if (update.recreateVm) {
     update.agentId = await update.recreateVm();
     agent = options.agents.forAgent(update.agentId);
+  } else {
+    await update.updateSettings?.();
   }
   await update.updateDisks?.();
   step.status('installing packages');

@@ -1,14 +1,12 @@
 // Creating and deleting VMs (director-api.md §6.3): agent id and mbus certificate, CPI create_vm,
 // the vms row, waiting for the agent, and the partial apply that tells the agent who it is.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { ApplySpecJob, NetworkSettings } from '../../common/protocol.js';
 import type { CloudProperties, Cpi, VmEnv } from '../../cpi/cpi.js';
 import type { Director } from '../context.js';
-import type { DirectorConfig } from '../config.js';
 import { cpiRegistry, DEFAULT_CPI, stemcellCidFor } from '../cpis.js';
-import { issueAgentCertificateAsync, loadAgentCa, type CertificateAuthority } from './agent-cert.js';
-import { agentBlobstoreCredential, agentBlobstoreSettings } from '../../blobstore/agent-credentials.js';
+import { issueAgentCertificateAsync } from './agent-cert.js';
+import { agentBlobstores, agentSettingsMaterial, createdVmSha1s, usesDirectorBlobstore, type AgentSettingsMaterial } from './agent-settings.js';
 
 export interface VmStemcell {
   name: string;
@@ -42,19 +40,6 @@ export interface CreatedVm {
   cpi: string;
 }
 
-const authorities = new Map<string, Promise<{ ca: CertificateAuthority; natsCa: string }>>();
-
-function certificateMaterial(director: Director) {
-  const key = `${director.config.agent_ca.certificate_path}\0${director.config.nats.ca_path}`;
-  let found = authorities.get(key);
-  if (!found) {
-    found = (async () => ({ ca: await loadAgentCa(director.config), natsCa: await readFile(director.config.nats.ca_path, 'utf8') }))();
-    found.catch(() => authorities.delete(key));
-    authorities.set(key, found);
-  }
-  return found;
-}
-
 /** `env.bosh` per §6.3: the group's env, the mbus certificate and the canonical groups. */
 export function vmEnv(director: Director, request: VmRequest, mbusCert: NonNullable<NonNullable<VmEnv['bosh']>['mbus']>['cert']): VmEnv {
   const directorName = director.config.name;
@@ -73,7 +58,8 @@ export function vmEnv(director: Director, request: VmRequest, mbusCert: NonNulla
 
 export async function createVm(director: Director, request: VmRequest): Promise<CreatedVm> {
   const agentId = randomUUID();
-  const { ca, natsCa } = await certificateMaterial(director);
+  const material = await agentSettingsMaterial(director);
+  const { ca, natsCa } = material;
   const env = withAgentBlobstore(director, vmEnv(director, request, await issueAgentCertificateAsync(ca, agentId, natsCa)), agentId, ca.certificatePem);
   // NATS must know the agent before the VM boots, or its first connect is refused.
   await director.natsAuth?.allowAgent(agentId);
@@ -98,6 +84,7 @@ export async function createVm(director: Director, request: VmRequest): Promise<
       env_json: JSON.stringify(withoutMbus(env)),
       cloud_properties_json: JSON.stringify(request.cloudProperties),
       stemcell_name: request.stemcell.name, stemcell_version: request.stemcell.version, stemcell_api_version: request.stemcell.apiVersion,
+      ...createdVmSha1s(material, usesDirectorBlobstore(request.env)),
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -111,6 +98,7 @@ export async function createVm(director: Director, request: VmRequest): Promise<
       created_at: new Date().toISOString(),
     });
     await director.agents.waitUntilReady(agentId, director.config.agent_wait_timeout_seconds * 1000);
+    await sendTrustedCerts(director, agentId, material);
     if (request.job) {
       await director.agents.forAgent(agentId).call('apply', [
         { deployment: request.deployment, job: request.job, index: request.index, id: request.instanceUuid, networks: request.networks },
@@ -150,8 +138,16 @@ function withoutMbus(env: VmEnv): VmEnv {
  * blobstores the manifest's env names win.
  */
 function withAgentBlobstore(director: Director, env: VmEnv, agentId: string, caPem: string): VmEnv {
-  const blobstore = director.config.blobstore as DirectorConfig['blobstore'] | undefined; // absent in unit-test directors
-  if (!blobstore || env.bosh?.blobstores?.length) return env;
-  const blobstores = [agentBlobstoreSettings(blobstore.agent_endpoint, caPem, agentBlobstoreCredential(blobstore.server.password, agentId))];
+  const blobstores = agentBlobstores(director, agentId, caPem); // null: no director blobstore (unit-test directors)
+  if (!blobstores || env.bosh?.blobstores?.length) return env;
   return { ...env, bosh: { ...env.bosh, blobstores } };
+}
+
+/**
+ * §6.3 step 4: the director's trusted certs reach a new VM through update_settings (they are no
+ * part of the VM's env). Without any, the agent has none already and nothing is sent.
+ */
+async function sendTrustedCerts(director: Director, agentId: string, material: AgentSettingsMaterial): Promise<void> {
+  if (!material.trustedCerts) return;
+  await director.agents.forAgent(agentId).call('update_settings', [{ trusted_certs: material.trustedCerts, disk_associations: [] }]);
 }

@@ -1,5 +1,7 @@
 // The task worker inside the director process: picks queued tasks oldest first, runs several at once
 // but only one per deployment (the deployment lock), and records how each one ended.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { nowSeconds } from '../db/index.js';
@@ -7,7 +9,8 @@ import { TaskCancelled, type Director, type TaskContext, type TaskJob } from '..
 import type { Logger } from '../../common/logging.js';
 import { errorMessage } from '../../common/errors.js';
 import { TaskEventLog } from './events.js';
-import { OutputAppender, appendOutput, openDebugLog } from './output.js';
+import { OutputAppender, appendOutput, openDebugLog, taskOutputDir } from './output.js';
+import { cpiRegistry } from '../cpis.js';
 import { truncateErrorResult, type TaskQueue, type TaskRow } from './queue.js';
 import { deploymentLockName, releaseLock, renewLock, tryAcquireLock, type HeldLock } from './locks.js';
 
@@ -141,7 +144,7 @@ export class TaskWorker {
     try {
       debug.log.info(`Starting task: ${task.id} (${task.type}: ${task.description})`);
       if (!job) throw new Error(`Unknown task type '${task.type}'`);
-      outcome = { state: 'done', result: await job(this.director, run.context, JSON.parse(task.payload_json)) };
+      outcome = { state: 'done', result: await job(withTaskCpiLog(this.director, task.id), run.context, JSON.parse(task.payload_json)) };
     } catch (err) {
       outcome = run.failed(err);
     } finally {
@@ -229,4 +232,12 @@ export async function recoverInterruptedTasks(db: Kysely<Database>): Promise<num
     await trx.deleteFrom('locks').execute();
     return ids;
   });
+}
+
+/** The director as a task sees it: every CPI call lands in the task's `cpi` output (bosh task --cpi). */
+function withTaskCpiLog(director: Director, taskId: number): Director {
+  const path = join(taskOutputDir(director.config.base_dir, taskId), 'cpi');
+  const sink = (text: string) => appendFileSync(path, text);
+  const cpis = cpiRegistry(director).withCpiLog(sink);
+  return { ...director, cpi: cpis.defaultCpi, cpis };
 }

@@ -96,6 +96,11 @@ test('two dummy CPIs behind two AZs: one VM in each, made and deleted by its own
   assert.ok(existsSync(join(baseDir('two'), 'vms', byAz.z2)), 'z2 VM made by dummy-two');
   assert.ok(!existsSync(join(baseDir('one'), 'vms', byAz.z2)) && !existsSync(join(baseDir('two'), 'vms', byAz.z1)));
 
+  // `capstan task N --cpi`: the deploy task's cpi output holds both CPIs' create_vm calls
+  const [deployTask] = await getJson('/tasks?deployment=app&limit=1');
+  const cpiLog = await env.capstanOk('task', String(deployTask.id), '--cpi');
+  for (const cid of [byAz.z1, byAz.z2]) assert.match(cpiLog, new RegExp(`"vm_cid":"${cid}".*vm created`), cpiLog);
+
   await env.capstanOk('-d', 'app', 'delete-deployment');
   assert.ok(!existsSync(join(baseDir('one'), 'vms', byAz.z1)), 'dummy-one deleted its VM');
   assert.ok(!existsSync(join(baseDir('two'), 'vms', byAz.z2)), 'dummy-two deleted its VM');

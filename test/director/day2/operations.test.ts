@@ -152,4 +152,22 @@ test('contract: the JSON shapes of the day-2 routes match director-api.md §2', 
   const locks = await env.client.getJson<unknown[]>('/locks');
   for (const l of locks) assertShape(l, { type: 'string', resource: 'array', timeout: 'string', task_id: 'string' }, 'lock');
   for (const e of await env.client.getJson<unknown[]>(`/deployments/${DEPLOYMENT}/errands`)) assertShape(e, { name: 'string' }, 'errand');
+
+  // §2.9 config diffs: `from.id` a string, diff lines `[text, "added"|"removed"|null]`
+  const diffLines = (diff: unknown, what: string) => {
+    for (const line of diff as unknown[]) {
+      assert.ok(Array.isArray(line) && line.length === 2 && typeof line[0] === 'string' && [null, 'added', 'removed'].includes(line[1]), `${what}: ${JSON.stringify(line)}`);
+    }
+  };
+  const configDiff = await env.client.sendJson<{ from: { id: string }; diff: unknown[] }>('POST', '/configs/diff', { type: 'cloud', name: 'default', content: 'azs: [{name: z9}]\n' });
+  assertShape(configDiff, { from: 'object', diff: 'array' }, 'config diff');
+  assertShape(configDiff!.from, { id: 'string' }, 'config diff from');
+  assert.ok(configDiff!.diff.length > 0);
+  diffLines(configDiff!.diff, 'config diff line');
+  for (const path of ['/cloud_configs/diff', '/runtime_configs/diff', '/cpi_configs/diff']) {
+    const res = await env.client.request('POST', path, { body: 'azs: [{name: z9}]\n', contentType: 'text/yaml' });
+    const body = JSON.parse(res.body.toString('utf8')) as { diff: unknown[] };
+    assertShape(body, { diff: 'array', '?error': 'string' }, path);
+    diffLines(body.diff, path);
+  }
 });
