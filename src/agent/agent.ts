@@ -49,7 +49,7 @@ export interface StartAgentOptions {
   logger?: Logger;
   /** Heartbeats failed for good: the supervisor (runit) must restart the agent. Default: exit 1. */
   onFatal?: (err: Error) => void;
-  /** update_settings changed mbus/blobstores. Default: exit 0 after 1 s. */
+  /** update_settings changed an mbus the agent cannot reconnect in-process (HTTPS). Default: exit 0 after 1 s. */
   onRestart?: (reason: string) => void;
 }
 

@@ -75,7 +75,8 @@ interface ManifestRelease {
   sha1?: unknown;
 }
 
-function localPath(url: string, what: string): string {
+/** The path of a file:// URL (upload-release, upload-stemcell and manifest release urls). */
+export function localPath(url: string, what: string): string {
   try {
     return fileURLToPath(url);
   } catch {
@@ -84,10 +85,11 @@ function localPath(url: string, what: string): string {
 }
 
 /**
- * Uploads the releases of a deployment manifest that name a `url` and that the director lacks, and
- * returns the manifest to deploy: unchanged, or (after `version: create`) with the created versions.
+ * Uploads the releases of a deployment manifest (or runtime config) that name a `url` and that the
+ * director lacks (all of them with `fix`, bosh's --fix-releases), and returns the manifest to send:
+ * unchanged, or (after `version: create`) with the created versions.
  */
-export async function uploadManifestReleases(ctx: CliContext, director: DirectorClient, manifestText: string): Promise<string> {
+export async function uploadManifestReleases(ctx: CliContext, director: DirectorClient, manifestText: string, fix = false): Promise<string> {
   const { parseDocument } = await import('yaml');
   const doc = parseDocument(manifestText, { version: '1.1' });
   const releases = (doc.toJS() as { releases?: ManifestRelease[] } | null)?.releases;
@@ -106,9 +108,9 @@ export async function uploadManifestReleases(ctx: CliContext, director: Director
       changed = true;
       continue;
     }
-    if (version && version !== 'latest' && (await releaseUploaded(director, release.name, version))) continue;
-    if (release.url.startsWith('file://')) await uploadReleaseFile(ctx, director, localPath(release.url, what));
-    else if (/^https?:\/\//.test(release.url)) await uploadReleaseUrl(ctx, director, release.url, { sha1 });
+    if (!fix && version && version !== 'latest' && (await releaseUploaded(director, release.name, version))) continue;
+    if (release.url.startsWith('file://')) await uploadReleaseFile(ctx, director, localPath(release.url, what), fix);
+    else if (/^https?:\/\//.test(release.url)) await uploadReleaseUrl(ctx, director, release.url, { sha1, fix });
     else throw new CliError(`Expected ${what} url '${release.url}' to be a file://, http:// or https:// URL`);
   }
   return changed ? doc.toString() : manifestText;

@@ -49,6 +49,9 @@ export class RpcTimeout extends Error {
 export const DEFAULT_RPC_TIMEOUT_MS = 45_000;
 const TASK_POLL_INTERVAL_MS = 1_000;
 const FIRST_TASK_POLL_MS = 25;
+/** Polls of a young task are at most this far apart (the first ~2 s), then every TASK_POLL_INTERVAL_MS. */
+const YOUNG_TASK_POLL_MS = 100;
+const YOUNG_TASK_POLLS = 20;
 const PING_TIMEOUT_MS = 1_000;
 /** waitUntilReady sends a new ping this often, without waiting for the previous one to time out. */
 const PING_INTERVAL_MS = 200;
@@ -131,10 +134,11 @@ export class NatsAgentClientFactory implements AgentClientFactory {
     const taskId = value.agent_task_id;
     const deadline = options.taskTimeoutMs === undefined ? Infinity : Date.now() + options.taskTimeoutMs;
     // Most agent tasks (apply, run_script, start) finish within a few hundred ms: poll soon (25 ms,
-    // doubling), then back off to 1 s; the first poll at 100 ms made a 110 ms task take 300 ms.
+    // doubling up to 100 ms) for ~2 s, then every second. Polls doubling from 100 ms to 1 s made a
+    // 110 ms task take 300 ms and an 800 ms one 1.5 s: an update runs three such tasks per instance.
     for (let poll = 0; isRunningTask(value); poll++) {
       if (Date.now() >= deadline) throw new Error(`Timed out waiting for '${method}' on agent '${agentId}' (task ${taskId})`);
-      await sleep(Math.min(TASK_POLL_INTERVAL_MS, FIRST_TASK_POLL_MS * 2 ** poll));
+      await sleep(poll < YOUNG_TASK_POLLS ? Math.min(YOUNG_TASK_POLL_MS, FIRST_TASK_POLL_MS * 2 ** poll) : TASK_POLL_INTERVAL_MS);
       value = await this.requestWithRetries(agentId, 'get_task', [taskId], DEFAULT_RPC_TIMEOUT_MS);
     }
     return value as T;

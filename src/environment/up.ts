@@ -129,6 +129,8 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
   const config = buildDirectorConfig(paths, { cpi, hostAddress, dockerNetwork: network, database, ...ports });
   const agentTimeouts = options.agentTimeouts ?? previousAgentTimeouts(paths.directorConfig);
   if (agentTimeouts) config.agent_timeouts = agentTimeouts;
+  const trustedCerts = previousTrustedCerts(paths.directorConfig);
+  if (trustedCerts) config.trusted_certs = trustedCerts;
   if (options.dummySupervisor && config.cpi.type === 'dummy') config.cpi.supervisor = options.dummySupervisor;
   writeSecretFile(paths.directorConfig, JSON.stringify(config, null, 2) + '\n');
   const env: EnvironmentFile = {
@@ -165,6 +167,15 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
 }
 
 /** An operator's (or a test's) `agent_timeouts` survive a plain `capstan up`. */
+/** An operator's `trusted_certs` (PEM bundle for every VM) survive `capstan up` too. */
+function previousTrustedCerts(path: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as Partial<DirectorConfig>).trusted_certs;
+  } catch {
+    return undefined;
+  }
+}
+
 function previousAgentTimeouts(path: string): DirectorConfig['agent_timeouts'] {
   try {
     return (JSON.parse(readFileSync(path, 'utf8')) as Partial<DirectorConfig>).agent_timeouts;

@@ -9,7 +9,9 @@ import { fileDigest } from '../common/digest.js';
 import { createTgz } from '../common/tar.js';
 import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js';
 import { buildAgentBundle } from './agent-bundle.js';
-import { DEFAULT_STEMCELL_OS, ensureBaseRootfs, run, stemcellOsRecipe, type BaseRootfs, type Progress } from './rootfs.js';
+import { DEFAULT_STEMCELL_OS, ensureBaseRootfs, run, stemcellOsRecipe, type BaseRootfs, type Progress, type StemcellOsRecipe } from './rootfs.js';
+
+type MonitAuth = StemcellOsRecipe['monitAuth'];
 import type { StemcellManifest } from './types.js';
 
 export const STEMCELL_OS = DEFAULT_STEMCELL_OS;
@@ -52,8 +54,13 @@ const AGENT_CONFIG = {
   Capstan: { MonitPort: 2822, AlertSmtpPort: 2825, Monit: 'runit' },
 };
 
+const MONIT_USER = '/var/vcap/monit/monit.user';
+const MONIT_AUTH_INCLUDE = '/var/vcap/monit/monit.auth';
+
 // monit refuses a control file readable by others; the agent writes monit.user before enabling monit.
-const MONITRC = `set daemon 10
+function monitrc(auth: MonitAuth): string {
+  const allow = auth === 'htpasswd' ? `allow cleartext ${MONIT_USER}` : `include ${MONIT_AUTH_INCLUDE}`;
+  return `set daemon 10
 set logfile /var/vcap/monit/monit.log
 set idfile /var/vcap/monit/monit.id
 set statefile /var/vcap/monit/monit.state
@@ -62,21 +69,25 @@ set eventqueue basedir /var/vcap/monit/events slots 5000
 set mailserver 127.0.0.1 port 2825
 set alert agent@local
 set httpd port 2822 and use address 127.0.0.1
-  allow cleartext /var/vcap/monit/monit.user
+  ${allow}
 include /var/vcap/monit/*.monitrc
 include /var/vcap/monit/job/*.monitrc
 `;
+}
+
+/** runit's monit service; with inline auth it first turns monit.user into the `allow` line monitrc includes. */
+function monitRunScript(auth: MonitAuth): string {
+  const inline = auth === 'inline' ? `(umask 077 && printf '  allow %s\\n' "$(cat ${MONIT_USER})" > ${MONIT_AUTH_INCLUDE})\n` : '';
+  return `#!/bin/sh\nexec 2>&1\n${inline}exec /usr/bin/monit -I -c /var/vcap/bosh/etc/monitrc\n`;
+}
 
 /** Files every stemcell adds on top of the base rootfs (their text is part of the stemcell version). */
-function overlayFiles(): OverlayFile[] {
+function overlayFiles(os: string): OverlayFile[] {
+  const { monitAuth } = stemcellOsRecipe(os);
   return [
     { path: 'var/vcap/bosh/agent.json', content: `${JSON.stringify(AGENT_CONFIG, null, 2)}\n`, mode: 0o644 },
-    { path: 'var/vcap/bosh/etc/monitrc', content: MONITRC, mode: 0o700 },
-    {
-      path: 'etc/sv/monit/run',
-      content: '#!/bin/sh\nexec 2>&1\nexec /usr/bin/monit -I -c /var/vcap/bosh/etc/monitrc\n',
-      mode: 0o755,
-    },
+    { path: 'var/vcap/bosh/etc/monitrc', content: monitrc(monitAuth), mode: 0o700 },
+    { path: 'etc/sv/monit/run', content: monitRunScript(monitAuth), mode: 0o755 },
     // Linked into /etc/service but down: runsv is ready at boot and the agent's `sv start monit`,
     // once it has written monit.user, takes effect at once (runsvdir rescans only every 5 s).
     { path: 'etc/sv/monit/down', content: '', mode: 0o644 },
@@ -107,11 +118,11 @@ const SKELETON_DIRS: Array<[string, number]> = [
 ];
 
 /** The version changes whenever the base rootfs, the agent bundle or the overlay changes. */
-async function stemcellVersion(baseSha256: string, agentBundlePath: string): Promise<string> {
+async function stemcellVersion(baseSha256: string, agentBundlePath: string, os: string): Promise<string> {
   const hash = createHash('sha256')
     .update(baseSha256)
     .update(await fileDigest(agentBundlePath, 'sha256'))
-    .update(JSON.stringify({ overlay: overlayFiles(), dirs: SKELETON_DIRS, uid: VCAP_UID }))
+    .update(JSON.stringify({ overlay: overlayFiles(os), dirs: SKELETON_DIRS, uid: VCAP_UID }))
     .digest('hex');
   // numeric-leading so BOSH-style version parsers accept it; the hash part identifies the content
   return `1.${hash.slice(0, 12)}`;
@@ -150,7 +161,7 @@ export async function buildStemcell(options: BuildStemcellOptions): Promise<Buil
   }
   const name = stemcellName(os);
   const base = await ensureBaseRootfs(options.cacheDir, progress, os);
-  const contentVersion = await stemcellVersion(base.sha256, options.agentBundlePath);
+  const contentVersion = await stemcellVersion(base.sha256, options.agentBundlePath, os);
   const version = options.version ?? contentVersion;
   const cached = join(options.cacheDir, 'stemcells', stemcellTarballName(version, name));
   // a chosen version names the file but not the content: the content version is kept beside it
@@ -241,7 +252,7 @@ async function customizeRootfs(rootfs: string, agentBundlePath: string, version:
     await mkdir(join(rootfs, dir), { recursive: true });
     await chmod(join(rootfs, dir), mode);
   }
-  for (const file of overlayFiles()) {
+  for (const file of overlayFiles(os)) {
     await mkdir(dirname(join(rootfs, file.path)), { recursive: true });
     await writeFile(join(rootfs, file.path), file.content);
     await chmod(join(rootfs, file.path), file.mode);

@@ -22,14 +22,20 @@ export interface StemcellOsRecipe {
   suite: string;
   mirror: string;
   packages: string[];
+  /**
+   * How monit's HTTP interface gets the agent's monit.user credentials: `htpasswd` (`allow cleartext
+   * <file>`, as BOSH stemcells do) or `inline` (an `allow user:password` line monit includes), for
+   * monit 5.34 whose htpasswd reading fails with "The htpasswd file ... is not a file".
+   */
+  monitAuth: 'htpasswd' | 'inline';
 }
 
 export const DEFAULT_STEMCELL_OS = `debian-${DEBIAN_SUITE}`;
 
 export const STEMCELL_OSES: Record<string, StemcellOsRecipe> = {
-  [DEFAULT_STEMCELL_OS]: { suite: DEBIAN_SUITE, mirror: DEBIAN_MIRROR, packages: BASE_PACKAGES },
-  // trixie renamed libssl3 for the 64-bit time_t transition
-  'debian-trixie': { suite: 'trixie', mirror: DEBIAN_MIRROR, packages: BASE_PACKAGES.map((p) => (p === 'libssl3' ? 'libssl3t64' : p)) },
+  [DEFAULT_STEMCELL_OS]: { suite: DEBIAN_SUITE, mirror: DEBIAN_MIRROR, packages: BASE_PACKAGES, monitAuth: 'htpasswd' },
+  // trixie renamed libssl3 for the 64-bit time_t transition; its monit is 5.34
+  'debian-trixie': { suite: 'trixie', mirror: DEBIAN_MIRROR, packages: BASE_PACKAGES.map((p) => (p === 'libssl3' ? 'libssl3t64' : p)), monitAuth: 'inline' },
 };
 
 export function stemcellOsRecipe(os: string): StemcellOsRecipe {

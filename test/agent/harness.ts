@@ -82,6 +82,8 @@ export class AgentEnv {
   agent?: ChildProcess;
   log = '';
   readonly heartbeats: Array<Record<string, unknown>> = [];
+  /** performance.now() at each heartbeat's arrival (bench: cold start to first heartbeat). */
+  readonly heartbeatTimes: number[] = [];
   readonly alerts: Array<Record<string, unknown>> = [];
   readonly shutdowns: unknown[] = [];
   private nats?: ChildProcess;
@@ -107,16 +109,19 @@ export class AgentEnv {
     this.nats = spawn('nats-server', ['-c', join(this.dir, 'nats.conf')], { stdio: ['ignore', 'ignore', 'ignore'] });
     const tls = { ca: this.pki.ca, cert: this.pki.director.cert, key: this.pki.director.key, checkServerIdentity: checkNatsServerIdentity } as never;
     this.client = await waitFor('nats-server', async () => connect({ servers: `127.0.0.1:${this.natsPort}`, tls }), 15_000);
-    this.collect(`hm.agent.heartbeat.${this.agentId}`, this.heartbeats);
+    this.collect(`hm.agent.heartbeat.${this.agentId}`, this.heartbeats, this.heartbeatTimes);
     this.collect(`hm.agent.alert.${this.agentId}`, this.alerts);
     this.collect(`hm.agent.shutdown.${this.agentId}`, this.shutdowns);
     await this.writeConfig();
   }
 
-  private collect(subject: string, into: unknown[]): void {
+  private collect(subject: string, into: unknown[], times?: number[]): void {
     const sub = this.client.subscribe(subject);
     void (async () => {
-      for await (const m of sub) into.push(JSON.parse(new TextDecoder().decode(m.data)));
+      for await (const m of sub) {
+        times?.push(performance.now());
+        into.push(JSON.parse(new TextDecoder().decode(m.data)));
+      }
     })();
   }
 

@@ -38,7 +38,10 @@ test('init-release, generate-job/package, add-blob, blobs, remove-blob, create-r
   mkdirSync(dir);
   await ok(['init-release', '--git'], dir);
   assert.match(readFileSync(join(dir, 'config/final.yml'), 'utf8'), /^name: hello$/m);
-  assert.ok(existsSync(join(dir, '.gitignore')));
+  // --git: a git repository whose .gitignore keeps blobs and dev releases out (as bosh's)
+  assert.ok(existsSync(join(dir, '.git', 'HEAD')));
+  const ignored = readFileSync(join(dir, '.gitignore'), 'utf8').split('\n');
+  for (const entry of ['config/private.yml', 'blobs', '.blobs', 'dev_releases', '.dev_builds', 'releases/*.tgz']) assert.ok(ignored.includes(entry), entry);
   assert.equal((await capstan(['init-release'], dir)).code, 1);
 
   await ok(['generate-job', 'hello'], dir);
@@ -67,15 +70,27 @@ test('init-release, generate-job/package, add-blob, blobs, remove-blob, create-r
   writeFileSync(join(dir, 'packages/greeting/packaging'), 'cp greeting/greeting.txt "$BOSH_INSTALL_TARGET/"\n');
   writeFileSync(join(dir, 'jobs/hello/spec'), '---\nname: hello\ntemplates:\n  ctl.erb: bin/ctl\npackages: [greeting]\nproperties:\n  port: {default: 8080}\n');
   writeFileSync(join(dir, 'jobs/hello/templates/ctl.erb'), '#!/bin/bash\necho <%= p("port") %>\n');
+  // uncommitted changes in the git repository stop a release, committed ones give it the commit hash
+  assert.match((await capstan(['create-release'], dir)).stderr, /Git repository has local modifications:\n\n\?\? \.gitignore\n\?\? config\/\n\?\? jobs\/\n\?\? packages\/\n/);
+  const head = await commitAll(dir);
   const created = await ok(['create-release', '--tarball', join(work, 'hello.tgz')], dir);
   assert.match(created, /^Name {9}hello$/m);
   const manifest = await readReleaseTarball(join(work, 'hello.tgz'), join(work, 'extracted-hello'));
   assert.equal(manifest.name, 'hello');
+  assert.equal(manifest.commit_hash, head);
   assert.deepEqual(manifest.jobs.map((j) => j.name), ['hello']);
   assert.deepEqual(manifest.packages.map((p) => p.name), ['greeting']);
   const inspected = await ok(['inspect-local-release', join(work, 'hello.tgz')]);
   assert.match(inspected, /^hello\/[0-9a-f]{40}  \S+\s+greeting$/m);
 });
+
+/** Commits everything git does not ignore; returns the short (8) hash, as in release.MF. */
+function commitAll(dir: string): Promise<string> {
+  const env = { PATH: process.env.PATH, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com', HOME: work };
+  const git = (args: string[]) =>
+    new Promise<string>((done, fail) => execFile('git', args, { cwd: dir, env }, (err, stdout, stderr) => (err ? fail(new Error(stderr)) : done(stdout.trim()))));
+  return git(['add', '-A']).then(() => git(['commit', '--quiet', '-m', 'initial'])).then(() => git(['rev-parse', '--short=8', 'HEAD']));
+}
 
 /** A release tarball as the bosh CLI writes it: `./`-prefixed entries, sha256 digests, a license. */
 async function boshLayoutRelease(root: string): Promise<string> {

@@ -1,21 +1,34 @@
-// Release and stemcell uploads through the API: raw tarball bodies, tasks, events, DB rows, blobs.
+// Release and stemcell uploads through the API: raw tarball bodies or URLs the director downloads, tasks,
+// events, DB rows, blobs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLOB_USER, httpsCall, makeTempDir, startTestDirector, taskEvents, taskIdFrom, type TestDirector } from './helpers.js';
 
 let director: TestDirector;
 let temp: ReturnType<typeof makeTempDir>;
+let files: Server;
+let filesUrl: string;
 const tarball = { 'content-type': 'application/x-compressed' };
 
 before(async () => {
   temp = makeTempDir('director-uploads');
   director = await startTestDirector(temp.dir);
+  // a loopback web server for tarballs uploaded by URL (serves <temp>/www)
+  files = createServer((req, res) => {
+    const stream = createReadStream(join(temp.dir, 'www', (req.url ?? '').replace(/\.\./g, '')));
+    stream.on('error', () => res.writeHead(404).end());
+    stream.pipe(res);
+  });
+  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+  filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}`;
 });
 after(async () => {
+  await new Promise((r) => files?.close(r));
   await director.close();
   temp.remove();
 });
@@ -190,4 +203,84 @@ test('a stemcell upload goes to the CPI and is listed; deleting it asks the CPI 
   assert.deepEqual((await director.request('GET', '/stemcells')).json(), []);
   assert.equal((await director.request('DELETE', '/stemcells/capstan-debian/12.1')).status, 404);
   assert.ok(!existsSync(join(director.config.base_dir, 'tmp', 'stemcell')));
+});
+
+const json = { 'content-type': 'application/json' };
+const finishedSteps = async (id: number) => (await taskEvents(director, id)).filter((e) => e.state === 'finished').map((e) => `${e.stage}: ${e.task}`);
+
+/** A stemcell tarball published on the test web server as www/<file>. */
+function publishStemcell(file: string, version: string): string {
+  const dir = join(temp.dir, `stemcell-${version}`);
+  write(join(dir, 'image'), `image-${version}`);
+  write(join(dir, 'stemcell.MF'), `name: web-stemcell\nversion: "${version}"\noperating_system: debian-bookworm\nsha1: ${sha1(join(dir, 'image'))}\n`);
+  mkdirSync(join(temp.dir, 'www'), { recursive: true });
+  const path = join(temp.dir, 'www', file);
+  execFileSync('tar', ['czf', path, '-C', dir, 'stemcell.MF', 'image']);
+  return path;
+}
+
+test('a stemcell uploaded by URL is downloaded, its sha256 digest verified, and created like an uploaded one', async () => {
+  const path = publishStemcell('web-1.tgz', '1');
+  const digest = `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+  const before = director.cpi.calls.length;
+  const id = taskIdFrom(await director.request('POST', '/stemcells', { headers: json, body: JSON.stringify({ location: `${filesUrl}/web-1.tgz`, sha1: digest }) }));
+  const task = await director.waitForTask(id);
+  assert.equal(task.state, 'done', task.result ?? '');
+  assert.equal(task.description, 'create stemcell');
+  assert.equal(task.result, '/stemcells/web-stemcell/1');
+  const steps = await finishedSteps(id);
+  assert.deepEqual(steps.slice(0, 3), ['Update stemcell: Downloading remote stemcell', 'Update stemcell: Verifying remote stemcell', 'Update stemcell: Extracting stemcell archive']);
+  assert.deepEqual(director.cpi.calls.slice(before).map((c) => c.method), ['create_stemcell']);
+  const listed = (await director.request('GET', '/stemcells')).json().map((s: any) => `${s.name}/${s.version}`);
+  assert.ok(listed.includes('web-stemcell/1'), listed.join(', '));
+  assert.deepEqual(readdirSync(join(director.config.base_dir, 'tmp')), []);
+});
+
+test('a stemcell URL with a wrong digest fails the task with the mismatch and leaves nothing behind', async () => {
+  publishStemcell('web-2.tgz', '2');
+  const before = director.cpi.calls.length;
+  const id = taskIdFrom(await director.request('POST', '/stemcells', { headers: json, body: JSON.stringify({ location: `${filesUrl}/web-2.tgz`, sha1: 'f'.repeat(40) }) }));
+  const task = await director.waitForTask(id);
+  assert.equal(task.state, 'error');
+  const events = await taskEvents(director, id);
+  assert.ok(events.some((e) => e.task === 'Verifying remote stemcell' && e.state === 'failed'));
+  const { error } = events.at(-1)!;
+  assert.match(error.message, /Verifying remote stemcell from 'http:\/\/127\.0\.0\.1:\d+\/web-2\.tgz' failed: Expected stream to have digest 'f{40}' but was '[0-9a-f]{40}'/);
+  assert.equal(error.code, 50007);
+  assert.equal(director.cpi.calls.length, before);
+  const listed = (await director.request('GET', '/stemcells')).json().map((s: any) => `${s.name}/${s.version}`);
+  assert.ok(!listed.includes('web-stemcell/2'), listed.join(', '));
+  assert.deepEqual(readdirSync(join(director.config.base_dir, 'tmp')), []);
+});
+
+test('a stemcell URL that is not there fails the task with the HTTP status; non-http locations are refused', async () => {
+  const id = taskIdFrom(await director.request('POST', '/stemcells', { headers: json, body: JSON.stringify({ location: `${filesUrl}/missing.tgz` }) }));
+  const task = await director.waitForTask(id);
+  assert.equal(task.state, 'error');
+  const { error } = (await taskEvents(director, id)).at(-1)!;
+  assert.match(error.message, /Downloading remote stemcell from '.*\/missing\.tgz' failed: HTTP 404 Not Found/);
+  assert.equal(error.code, 100002);
+  assert.deepEqual(readdirSync(join(director.config.base_dir, 'tmp')), []);
+
+  const refused = await director.request('POST', '/stemcells', { headers: json, body: JSON.stringify({ location: '/etc/passwd' }) });
+  assert.equal(refused.status, 400);
+});
+
+test('a release uploaded by URL is downloaded and verified through the same steps', async () => {
+  mkdirSync(join(temp.dir, 'www'), { recursive: true });
+  copyFileSync(buildRelease(join(temp.dir, 'web-release'), '3', 'webrel'), join(temp.dir, 'www', 'webrel-3.tgz'));
+  const location = `${filesUrl}/webrel-3.tgz`;
+  const bad = taskIdFrom(await director.request('POST', '/releases', { headers: json, body: JSON.stringify({ location, sha1: 'sha256:' + '0'.repeat(64) }) }));
+  const failed = await director.waitForTask(bad);
+  assert.equal(failed.state, 'error');
+  const { error } = (await taskEvents(director, bad)).at(-1)!;
+  assert.match(error.message, /Verifying remote release from .* failed: Expected stream to have digest 'sha256:0{64}' but was 'sha256:[0-9a-f]{64}'/);
+  assert.equal(error.code, 30015);
+
+  const id = taskIdFrom(await director.request('POST', '/releases', { headers: json, body: JSON.stringify({ location, sha1: sha1(join(temp.dir, 'www', 'webrel-3.tgz')) }) }));
+  const task = await director.waitForTask(id);
+  assert.equal(task.state, 'done', task.result ?? '');
+  assert.equal(task.result, "Created release 'webrel/3'");
+  assert.deepEqual((await finishedSteps(id)).slice(0, 2), ['Downloading remote release: Downloading remote release', 'Verifying remote release: Verifying remote release']);
+  assert.deepEqual(readdirSync(join(director.config.base_dir, 'tmp')), []);
 });

@@ -6,10 +6,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildStemcell, STEMCELL_NAME } from '../../src/stemcell/builder.js';
-import { baseRootfsKey, DEBIAN_SUITE } from '../../src/stemcell/rootfs.js';
+import { baseRootfsKey, baseRootfsPath, DEBIAN_SUITE, ensureBaseRootfs } from '../../src/stemcell/rootfs.js';
 import { readStemcellTarball } from '../../src/stemcell/tarball.js';
 import { DockerCpi } from '../../src/cpi/docker/docker-cpi.js';
 import { removeNetwork } from '../../src/cpi/docker/network.js';
@@ -108,6 +108,43 @@ test('reuses the cached stemcell, and a changed agent gives a new version', { sk
 });
 
 test('boots as a Docker VM: runit runs the agent on Node 18, monit starts once enabled', { skip: skipBoot }, async () => {
+  await bootAndCheck(join(dir, 'read', 'image'), 18);
+});
+
+const skipTrixie = (hasDebootstrap() ? false : 'debootstrap is not installed') || (dockerAvailable() ? false : 'no Docker engine answers (`docker info` failed)');
+
+test('--os debian-trixie builds a trixie stemcell that boots: runit runs the agent on Node 20, monit starts', { skip: skipTrixie }, async () => {
+  const os = 'debian-trixie';
+  const work = mkdtempSync(join(tmpdir(), 'capstan-stemcell-trixie-'));
+  try {
+    // the trixie base rootfs is made once per machine, in the shared cache (debootstrap, a minute or two)
+    const base = baseRootfsPath(sharedCache, os);
+    await ensureBaseRootfs(sharedCache, (line) => console.log(line), os);
+    mkdirSync(join(work, 'cache'));
+    for (const path of [base, `${base}.sha256`, `${base}.packages`]) if (existsSync(path)) symlinkSync(path, join(work, 'cache', basename(path)));
+    writeFileSync(join(work, 'agent.cjs'), FAKE_AGENT);
+    const trixie = await buildStemcell({ cacheDir: join(work, 'cache'), agentBundlePath: join(work, 'agent.cjs'), os });
+    const manifest = await readStemcellTarball(trixie.tarballPath, join(work, 'read'));
+    assert.equal(manifest.name, 'bosh-capstan-docker-debian-trixie');
+    assert.equal(manifest.operating_system, os);
+    assert.equal((parse(readFileSync(join(work, 'read', 'stemcell.MF'), 'utf8')) as { build: { suite: string } }).build.suite, 'trixie');
+    await bootAndCheck(join(work, 'read', 'image'), 20);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+function hasDebootstrap(): boolean {
+  try {
+    execFileSync('which', ['debootstrap'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Boots the stemcell image as a Docker VM and checks what the agent relies on: runit, Node, vcap, monit. */
+async function bootAndCheck(image: string, nodeMajor: number): Promise<void> {
   const network = { name: `capstan-sc-test-${process.pid}`, subnet: `10.246.${200 + (process.pid % 50)}.0/24`, gateway: `10.246.${200 + (process.pid % 50)}.1` };
   const cpi = new DockerCpi({
     agent: { mbus: `nats://${network.gateway}:4222`, blobstore: { provider: 'dav', options: {} } },
@@ -116,14 +153,13 @@ test('boots as a Docker VM: runit runs the agent on Node 18, monit starts once e
     gateway: network.gateway,
     logger: createLogger('docker-cpi', undefined, 'warn'),
   });
-  const image = join(dir, 'read', 'image');
   const stemcellCid = await cpi.createStemcell(image, {});
   let vmCid: string | undefined;
   const sh = async (script: string) => (await execFileP('docker', ['exec', vmCid!, 'sh', '-c', script])).stdout;
   try {
     vmCid = await cpi.createVm('agent-sc', stemcellCid, {}, { default: { type: 'manual', ip: network.gateway.replace(/\.1$/, '.20') } }, [], {});
     const log = await sh('for i in $(seq 1 50); do grep -q "fake agent up" /var/vcap/bosh/log/current 2>/dev/null && break; sleep 0.2; done; cat /var/vcap/bosh/log/current');
-    assert.match(log, /fake agent up v18\.\d+\.\d+ -P ubuntu -C \/var\/vcap\/bosh\/agent\.json/);
+    assert.match(log, new RegExp(`fake agent up v${nodeMajor}\\.\\d+\\.\\d+ -P ubuntu -C /var/vcap/bosh/agent\\.json`));
     assert.match(await sh('id vcap'), /uid=1000\(vcap\) gid=1000\(vcap\)/);
     assert.equal((await sh('stat -c %a /var/vcap/bosh/etc/monitrc')).trim(), '700');
     // monit's service is linked but down until the agent starts it
@@ -140,4 +176,4 @@ test('boots as a Docker VM: runit runs the agent on Node 18, monit starts once e
     await cpi.deleteStemcell(stemcellCid);
     await removeNetwork(network.name);
   }
-});
+}

@@ -29,12 +29,18 @@ export function registerConfigCommands(program: Command, wrap: Wrap): void {
     const update = program.command(`update-${t.command} <path>`).description(`update the ${t.type} config`);
     if (t.alias) update.alias(`u${t.alias}`);
     if (t.named) update.option('--name <name>', 'config name', 'default');
+    if (t.type === 'runtime') update.option('--fix-releases', 'upload the releases with a url again, replacing corrupt or missing jobs and packages');
     addTemplateOptions(update)
       .option('--no-redact', 'show secrets in the diff')
       .action(
-        wrap(async (ctx, path: string, opts: TemplateOptions & NameFlag & { redact?: boolean }) => {
-          const content = await render(path, opts);
+        wrap(async (ctx, path: string, opts: TemplateOptions & NameFlag & { redact?: boolean; fixReleases?: boolean }) => {
+          let content = await render(path, opts);
           const director = await ctx.director();
+          if (t.type === 'runtime') {
+            // as bosh v7: the runtime config's releases with a `url` are uploaded before the diff
+            const { uploadManifestReleases } = await import('../release-uploads.js');
+            content = await uploadManifestReleases(ctx, director, content, !!opts.fixReleases);
+          }
           const name = t.named && opts.name !== 'default' ? opts.name : undefined;
           const { diff, error } = await fetchConfigDiff(director, `${t.path}/diff`, {
             body: content,

@@ -12,6 +12,7 @@ interface DeployFlags extends TemplateOptions {
   recreatePersistentDisks?: boolean;
   recreateVmsCreatedBefore?: string;
   fix?: boolean;
+  fixReleases?: boolean;
   skipDrain?: string[] | boolean;
   canaries?: string;
   maxInFlight?: string;
@@ -34,6 +35,7 @@ export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
     .option('--recreate-persistent-disks', 'recreate all persistent disks')
     .option('--recreate-vms-created-before <timestamp>', 'only recreate VMs created before this RFC 3339 time')
     .option('--fix', 'fix unresponsive VMs')
+    .option('--fix-releases', 'upload the releases with a url again, replacing corrupt or missing jobs and packages')
     .option('--skip-drain [instance-group...]', 'skip drain scripts (of all, or of the given instance groups)')
     .option('--canaries <n|n%>', 'override the manifest canaries')
     .option('--max-in-flight <n|n%>', 'override the manifest max_in_flight')
@@ -53,7 +55,7 @@ export function registerDeploymentCommands(program: Command, wrap: Wrap): void {
         const director = await ctx.director();
         ctx.ui.printLine(`Using deployment '${name}'`);
         const { uploadManifestReleases } = await import('../release-uploads.js');
-        manifest = await uploadManifestReleases(ctx, director, manifest);
+        manifest = await uploadManifestReleases(ctx, director, manifest, !!opts.fixReleases);
         const context = await showDiff(ctx, director, name, manifest, opts.redact !== false);
         await ctx.confirm();
         await director.runTask(

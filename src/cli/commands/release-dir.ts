@@ -50,12 +50,24 @@ async function writeBlobIndex(dir: string, index: Record<string, BlobEntry>): Pr
   writeFileSync(join(dir, BLOB_INDEX), Object.keys(sorted).length ? stringify(sorted, { indentSeq: false }) : '--- {}\n');
 }
 
+/** `git init` of a new release directory (bosh's init-release --git). */
+async function gitInit(dir: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  await new Promise<void>((done, fail) =>
+    execFile('git', ['init', '--quiet', dir], (err, _stdout, stderr) => {
+      if (!err) return done();
+      const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : stderr.trim() || err.message;
+      fail(new CliError(`Initializing git repository in '${dir}': ${reason}`));
+    }),
+  );
+}
+
 export function registerReleaseDirCommands(program: Command, wrap: Wrap): void {
   program
     .command('init-release')
     .description('create a release directory (config/, jobs/, packages/, src/)')
     .option('--dir <path>', 'release directory', '.')
-    .option('--git', 'also write a .gitignore for blobs and dev releases')
+    .option('--git', 'also make it a git repository (git init) with a .gitignore for blobs and dev releases')
     .action(
       wrap(async (ctx, opts: DirFlag & { git?: boolean }) => {
         const dir = resolve(opts.dir);
@@ -65,6 +77,7 @@ export function registerReleaseDirCommands(program: Command, wrap: Wrap): void {
         writeNew(join(dir, 'config/final.yml'), `---\nname: ${name}\nblobstore:\n  provider: local\n  options:\n    blobstore_path: /tmp/${name}-blobs\n`);
         writeNew(join(dir, BLOB_INDEX), '--- {}\n');
         if (opts.git) {
+          await gitInit(dir);
           writeNew(join(dir, '.gitignore'), ['config/dev.yml', 'config/private.yml', 'releases/*.tgz', 'releases/**/*.tgz', 'dev_releases', '.blobs', 'blobs', '.dev_builds', '.idea', '.DS_Store', '.final_builds/jobs/**/*.tgz', '.final_builds/packages/**/*.tgz', '*.swp', '*~', '*#', '#*', ''].join('\n'));
         }
         ctx.ui.printLine(`Initialized release '${name}' in '${dir}'`);

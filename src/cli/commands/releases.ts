@@ -53,17 +53,17 @@ export function registerReleaseCommands(program: Command, wrap: Wrap): void {
 
   program
     .command('upload-release <path>')
-    .description('upload a release tarball (a file, or a URL the director downloads)')
+    .description('upload a release tarball (a file or file:// URL, or an http(s) URL the director downloads)')
     .option('--fix', 'replace packages and jobs even if they were uploaded before')
     .option('--sha1 <digest>', 'digest of the tarball at the URL')
     .option('--name <name>', 'release name (with a URL: skip the upload when the director has it)')
     .option('--version <version>', 'release version (with a URL)')
     .action(
       wrap(async (ctx, path: string, opts: { fix?: boolean; sha1?: string; name?: string; version?: string }) => {
-        const { uploadReleaseFile, uploadReleaseUrl } = await import('../release-uploads.js');
+        const { localPath, uploadReleaseFile, uploadReleaseUrl } = await import('../release-uploads.js');
         const director = await ctx.director();
         if (/^https?:\/\//.test(path)) await uploadReleaseUrl(ctx, director, path, opts);
-        else await uploadReleaseFile(ctx, director, path, !!opts.fix);
+        else await uploadReleaseFile(ctx, director, path.startsWith('file://') ? localPath(path, 'release') : path, !!opts.fix);
       }),
     );
 

@@ -10,7 +10,7 @@ import { progressBar } from '../renderers/progress.js';
 export function registerStemcellCommands(program: Command, wrap: Wrap): void {
   program
     .command('upload-stemcell <path>')
-    .description('upload a stemcell tarball (a file, or a URL the director downloads)')
+    .description('upload a stemcell tarball (a file or file:// URL, or an http(s) URL the director downloads)')
     .option('--fix', 'replace the stemcell even if it was uploaded before')
     .option('--sha1 <digest>', 'digest of the tarball at the URL')
     .option('--name <name>', 'stemcell name (with a URL: skip the upload when the director has it)')
@@ -36,7 +36,8 @@ export function registerStemcellCommands(program: Command, wrap: Wrap): void {
           );
           return;
         }
-        const tarball = resolve(path);
+        const { localPath } = await import('../release-uploads.js');
+        const tarball = resolve(path.startsWith('file://') ? localPath(path, 'stemcell') : path);
         if (!existsSync(tarball)) throw new CliError(`Stemcell '${path}' does not exist`);
         const { readTarEntry } = await import('../tarball-manifest.js');
         const { parse } = await import('yaml');
@@ -148,8 +149,10 @@ export function registerStemcellCommands(program: Command, wrap: Wrap): void {
     .command('build')
     .description('build (or reuse from the cache) the default Docker stemcell; prints the tarball path')
     .option('--output <path>', 'copy the tarball here')
+    .option('--os <os>', 'operating system: debian-bookworm (default) or debian-trixie')
+    .option('--version <version>', 'stemcell version (default: 1.<content hash>)')
     .action(
-      wrap(async (ctx, opts: { output?: string }) => {
+      wrap(async (ctx, opts: { output?: string; os?: string; version?: string }) => {
         const { environmentPaths } = await import('../../environment/paths.js');
         const { buildStemcell } = await import('../../stemcell/builder.js');
         const { buildAgentBundle } = await import('../../stemcell/agent-bundle.js');
@@ -159,6 +162,8 @@ export function registerStemcellCommands(program: Command, wrap: Wrap): void {
           cacheDir: environmentPaths(ctx.home).cache,
           agentBundlePath,
           outputPath: opts.output ? resolve(opts.output) : undefined,
+          os: opts.os,
+          version: opts.version,
           progress: (line) => process.stderr.write(`${line}\n`),
         });
         process.stderr.write(`Stemcell '${built.name}/${built.version}'\n`);

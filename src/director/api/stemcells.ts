@@ -1,4 +1,7 @@
-// Stemcells (director-api.md §2.8): needed-check, upload (raw tarball -> update_stemcell), list, delete.
+// Stemcells (director-api.md §2.8): needed-check, upload (raw tarball, or JSON {location, sha1} -> update_stemcell), list, delete.
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../common/errors.js';
@@ -21,12 +24,24 @@ export async function stemcellRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   });
 
   app.post<{ Querystring: { fix?: string } }>('/stemcells', async (request, reply) => {
-    if (!isRawUpload(request)) throw badRequest('Uploading a stemcell from a URL is not supported yet; upload the tarball');
+    const fix = flag(request.query.fix);
+    if (!isRawUpload(request)) {
+      // {location, sha1}: the task downloads the tarball (http or https) to a spool path
+      const { location, sha1 } = (request.body ?? {}) as { location?: unknown; sha1?: unknown };
+      if (typeof location !== 'string' || !/^https?:\/\//.test(location)) throw badRequest('Expected a stemcell tarball body or JSON {"location": "<http(s) URL>", "sha1": "<digest>"}');
+      const stemcellPath = join(ctx.director.config.base_dir, 'tmp', `stemcell-${randomUUID()}.tgz`);
+      await mkdir(dirname(stemcellPath), { recursive: true });
+      return enqueueTask(ctx, request, reply, {
+        type: 'update_stemcell',
+        description: 'create stemcell',
+        payload: { stemcell_path: stemcellPath, location, ...(typeof sha1 === 'string' && sha1 ? { sha1 } : {}), fix },
+      });
+    }
     const stemcellPath = await saveUpload(ctx.director, request.body as Readable, 'stemcell');
     return enqueueTask(ctx, request, reply, {
       type: 'update_stemcell',
       description: 'create stemcell',
-      payload: { stemcell_path: stemcellPath, fix: flag(request.query.fix) },
+      payload: { stemcell_path: stemcellPath, fix },
     });
   });
 

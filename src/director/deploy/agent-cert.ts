@@ -1,6 +1,6 @@
 // NATS client certificates for agents, issued at create_vm time (CN `<agent_id>.agent.bosh-internal`),
 // signed by the director's agent CA and handed to the VM in `env.bosh.mbus.cert`.
-import { generateKeyPair, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import forge from 'node-forge';
@@ -53,7 +53,15 @@ function signNatively(cert: forge.pki.Certificate, subjectSpkiDer: Buffer, caPri
   (tbs.value as forge.asn1.Asn1[])[6] = forge.asn1.fromDer(forge.util.createBuffer(subjectSpkiDer.toString('binary')));
   (cert as forge.pki.Certificate & { tbsCertificate: forge.asn1.Asn1 }).tbsCertificate = tbs;
   const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
-  cert.signature = sign('sha256', der, caPrivateKeyPem).toString('binary');
+  cert.signature = sign('sha256', der, caKeyObject(caPrivateKeyPem)).toString('binary');
+}
+
+/** The CA key parsed once, not per VM. */
+const caKeys = new Map<string, KeyObject>();
+function caKeyObject(pem: string): KeyObject {
+  let key = caKeys.get(pem);
+  if (!key) caKeys.set(pem, (key = createPrivateKey(pem)));
+  return key;
 }
 
 function signAgentCertificate(ca: CertificateAuthority, agentId: string, natsCaPem: string, { privateKey, publicKey }: { privateKey: string; publicKey: Buffer }): MbusCert {

@@ -1,10 +1,7 @@
 // update_release: a release tarball uploaded through POST /releases becomes blobs in the blobstore and
 // rows in releases / release_versions / packages / templates (director-api.md §6.5 "Upload release").
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { verifyFileDigest } from '../../../common/digest.js';
 import { join } from 'node:path';
 import type { Kysely, Selectable } from 'kysely';
 import { CapstanError } from '../../../common/errors.js';
@@ -12,6 +9,7 @@ import { readJobArchive, readReleaseTarball } from '../../../release/tarball.js'
 import type { ReleaseManifest, ReleaseManifestJob, ReleaseManifestPackage } from '../../../release/types.js';
 import type { Database, PackagesTable, TemplatesTable } from '../../db/schema.js';
 import type { Director, TaskContext, TaskJob } from '../../context.js';
+import { downloadRemoteTarball, verifyRemoteTarball } from './remote-tarball.js';
 import { singleStep, withWorkDir } from './work-dir.js';
 
 export interface UpdateReleasePayload {
@@ -55,20 +53,8 @@ async function uploadRelease(director: Director, task: TaskContext, payload: Upd
 
 /** Stages "Downloading remote release" and "Verifying remote release" (when a digest is given). */
 async function downloadRemoteRelease(events: TaskContext['events'], location: string, dest: string, sha1?: string): Promise<void> {
-  await singleStep(events, 'Downloading remote release', 'Downloading remote release', async () => {
-    const res = await fetch(location).catch((err: Error) => {
-      throw new CapstanError(`Downloading remote release from '${location}': ${err.message}`, 30006, 400);
-    });
-    if (!res.ok || !res.body) throw new CapstanError(`Downloading remote release from '${location}': HTTP ${res.status}`, 30006, 400);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest));
-  });
-  if (sha1) {
-    await singleStep(events, 'Verifying remote release', 'Verifying remote release', () =>
-      verifyFileDigest(dest, sha1).catch((err: Error) => {
-        throw new CapstanError(`Verifying remote release from '${location}': ${err.message}`, 30007, 400);
-      }),
-    );
-  }
+  await singleStep(events, 'Downloading remote release', 'Downloading remote release', () => downloadRemoteTarball('release', location, dest));
+  if (sha1) await singleStep(events, 'Verifying remote release', 'Verifying remote release', () => verifyRemoteTarball('release', location, dest, sha1));
 }
 
 /**

@@ -6,6 +6,7 @@ import { CapstanError } from '../../../common/errors.js';
 import { readStemcellTarball } from '../../../stemcell/tarball.js';
 import type { StemcellManifest } from '../../../stemcell/types.js';
 import type { Director, TaskJob } from '../../context.js';
+import { downloadRemoteTarball, verifyRemoteTarball } from './remote-tarball.js';
 import { withWorkDir } from './work-dir.js';
 import type { Cpi } from '../../../cpi/cpi.js';
 import { cpiRegistry } from '../../cpis.js';
@@ -13,6 +14,9 @@ import { cpiRegistry } from '../../cpis.js';
 export interface UpdateStemcellPayload {
   stemcell_path: string;
   fix?: boolean;
+  /** POST /stemcells {location, sha1}: the task downloads the tarball to stemcell_path first */
+  location?: string;
+  sha1?: string;
 }
 
 export const updateStemcell: TaskJob = async (director, task, payload: UpdateStemcellPayload) => {
@@ -20,7 +24,13 @@ export const updateStemcell: TaskJob = async (director, task, payload: UpdateSte
     return await withWorkDir(director, 'stemcell', async (dir) => {
       const registry = cpiRegistry(director);
       const cpis = await registry.all();
-      const stage = task.events.beginStage('Update stemcell', 3 + 2 * cpis.length);
+      const remoteSteps = payload.location ? (payload.sha1 ? 2 : 1) : 0;
+      const stage = task.events.beginStage('Update stemcell', remoteSteps + 3 + 2 * cpis.length);
+      if (payload.location) {
+        const { location, sha1 } = payload;
+        await stage.track('Downloading remote stemcell', () => downloadRemoteTarball('stemcell', location, payload.stemcell_path));
+        if (sha1) await stage.track('Verifying remote stemcell', () => verifyRemoteTarball('stemcell', location, payload.stemcell_path, sha1));
+      }
       const manifest = await stage.track('Extracting stemcell archive', () => readStemcellTarball(payload.stemcell_path, dir));
       const label = `${manifest.name}/${manifest.version}`;
       const targets = await stage.track('Verifying stemcell manifest', () => cpisTakingFormats(cpis, manifest, registry.defaultName));
