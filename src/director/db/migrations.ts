@@ -3,7 +3,7 @@
 import { day2Migration } from './0003_day2.js';
 import { persistentDisksMigration } from './0004_persistent_disks.js';
 import { cpisMigration } from './0005_cpis.js';
-import { vmSettingsSha1Migration } from './0007_vm_settings_sha1.js';
+import { vmSettingsSha1Migration } from './0006_vm_settings_sha1.js';
 import { Kysely, type Migration, type MigrationProvider, type CreateTableBuilder } from 'kysely';
 import { linksAndVariables } from './0002_links_variables.js';
 
@@ -207,7 +207,7 @@ function initial(adapter: DbAdapter): Migration {
 export function migrationProvider(adapter: DbAdapter): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(adapter), '0002_links_variables': linksAndVariables(adapter), '0003_day2': day2Migration(adapter), '0004_persistent_disks': persistentDisksMigration(adapter), '0005_cpis': cpisMigration(adapter), '0007_vm_settings_sha1': vmSettingsSha1Migration(adapter) };
+      return { '0001_initial': initial(adapter), '0002_links_variables': linksAndVariables(adapter), '0003_day2': day2Migration(adapter), '0004_persistent_disks': persistentDisksMigration(adapter), '0005_cpis': cpisMigration(adapter), '0006_vm_settings_sha1': vmSettingsSha1Migration(adapter) };
     },
   };
 }

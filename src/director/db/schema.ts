@@ -65,7 +65,7 @@ export interface VmsTable {
   stemcell_name: string | null;
   stemcell_version: string | null;
   stemcell_api_version: number | null;
-  // 0007: SHA-1s of the agent settings the VM was last given (deploy/agent-settings.ts); NULL = unknown
+  // 0006: SHA-1s of the agent settings the VM was last given (deploy/agent-settings.ts); NULL = unknown
   trusted_certs_sha1: NullableSha1;
   blobstore_config_sha1: NullableSha1;
   nats_config_sha1: NullableSha1;

@@ -13,6 +13,7 @@ import { createLogger } from '../../../src/common/logging.js';
 import { DummyCpi } from '../../../src/cpi/dummy/dummy-cpi.js';
 import { DEPLOYMENT, startDay2Env, type Day2Env } from '../../support/day2-env.js';
 import { instanceInfos, type InstanceInfo } from '../../support/day2-queries.js';
+import { assertShape } from '../../support/day2-shapes.js';
 
 type Info = InstanceInfo & { disk_cid: string | null; disk_cids: string[] };
 
@@ -114,6 +115,7 @@ test('persistent disks through the director', async (t) => {
     assert.equal(readFileSync(join(store(now.vm_cid!), 'data.txt'), 'utf8'), 'precious');
     const orphan = (await orphans()).find((d) => d.disk_cid === before.disk_cid);
     assert.ok(orphan, 'the old disk is orphaned');
+    assertShape(orphan, { disk_cid: 'string', size: 'number', az: 'string|null', deployment_name: 'string', instance_name: 'string', cloud_properties: 'object', orphaned_at: 'string' }, 'GET /disks entry (director-api.md §2.10)');
     assert.equal(orphan.size, 1024);
     assert.equal(orphan.deployment_name, DEPLOYMENT);
     assert.equal(orphan.instance_name, `ticker/${before.id}`);
