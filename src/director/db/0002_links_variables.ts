@@ -1,15 +1,10 @@
 // Migration 0002: provided links (for consumers in other deployments) and director-generated
 // variables (values encrypted with the director's key file, never stored in clear).
 import type { Kysely, Migration } from 'kysely';
-import type { DbAdapter } from './migrations.js';
+import { createTableWithId, type DbAdapter } from './table.js';
 
 export function linksAndVariables(adapter: DbAdapter): Migration {
-  const withId = (db: Kysely<any>, name: string) => {
-    const table = db.schema.createTable(name);
-    return adapter === 'postgres'
-      ? table.addColumn('id', 'serial', (c) => c.primaryKey())
-      : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
-  };
+  const withId = (db: Kysely<any>, name: string) => createTableWithId(db, adapter, name);
   return {
     async up(db: Kysely<any>) {
       await withId(db, 'link_providers')

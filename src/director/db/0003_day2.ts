@@ -1,16 +1,9 @@
 // Day-2 tables (director-api.md §9, §11): cloud-check problems, the event log and director
 // attributes (resurrection pause). Their Kysely types live in day2/db.ts.
-import type { CreateTableBuilder, Kysely, Migration } from 'kysely';
-import type { DbAdapter } from './migrations.js';
+import type { Kysely, Migration } from 'kysely';
+import { createTableWithId, type DbAdapter } from './table.js';
 
-type Table = CreateTableBuilder<string, never>;
-
-function withId(db: Kysely<any>, adapter: DbAdapter, name: string): Table {
-  const table = db.schema.createTable(name) as Table;
-  return adapter === 'postgres'
-    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
-    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
-}
+const withId = createTableWithId;
 
 export function day2Migration(adapter: DbAdapter): Migration {
   return {

@@ -1,17 +1,10 @@
 // Persistent disks (director-api.md §11): the disks instances own (`persistent_disks`, one active per
 // instance, inactive ones left by a failed migration) and the disks the director orphaned
 // (`orphan_disks`, kept until `delete-disk` or `clean-up --all`).
-import type { CreateTableBuilder, Kysely, Migration } from 'kysely';
-import type { DbAdapter } from './migrations.js';
+import type { Kysely, Migration } from 'kysely';
+import { createTableWithId, type DbAdapter } from './table.js';
 
-type Table = CreateTableBuilder<string, never>;
-
-function withId(db: Kysely<any>, adapter: DbAdapter, name: string): Table {
-  const table = db.schema.createTable(name) as Table;
-  return adapter === 'postgres'
-    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
-    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
-}
+const withId = createTableWithId;
 
 export function persistentDisksMigration(adapter: DbAdapter): Migration {
   return {

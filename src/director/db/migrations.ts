@@ -4,19 +4,12 @@ import { day2Migration } from './0003_day2.js';
 import { persistentDisksMigration } from './0004_persistent_disks.js';
 import { cpisMigration } from './0005_cpis.js';
 import { vmSettingsSha1Migration } from './0006_vm_settings_sha1.js';
-import { Kysely, type Migration, type MigrationProvider, type CreateTableBuilder } from 'kysely';
+import { Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { createTableWithId, type DbAdapter } from './table.js';
 import { linksAndVariables } from './0002_links_variables.js';
 
-export type DbAdapter = 'sqlite' | 'postgres';
-
-type Table = CreateTableBuilder<string, never>;
-
-function withId(db: Kysely<any>, adapter: DbAdapter, name: string): Table {
-  const table = db.schema.createTable(name) as Table;
-  return adapter === 'postgres'
-    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
-    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
-}
+export type { DbAdapter } from './table.js';
+const withId = createTableWithId;
 
 const int = 'integer';
 const text = 'text';
