@@ -69,6 +69,10 @@ export interface AgentEnvOptions {
   heartbeatMs?: number;
   /** Extra fields of agent.json's Capstan object, e.g. short StopTimeoutSeconds for failure shapes. */
   capstan?: Record<string, unknown>;
+  /** PEM bundle nats-server trusts for client certificates besides the harness CA (certificate rotation). */
+  extraClientCa?: string;
+  /** Serve nats-server's monitoring endpoint (/connz) on monitorPort. */
+  natsMonitoring?: boolean;
 }
 
 /** One nats-server + one agent identity; the agent process can be (re)started any number of times. */
@@ -78,6 +82,7 @@ export class AgentEnv {
   base = '';
   blobDir = '';
   natsPort = 0;
+  monitorPort = 0;
   client!: NatsConnection;
   agent?: ChildProcess;
   log = '';
@@ -100,11 +105,13 @@ export class AgentEnv {
     await mkdir(certs);
     await writeFile(join(certs, 'nats.pem'), this.pki.nats.cert);
     await writeFile(join(certs, 'nats.key'), this.pki.nats.key);
-    await writeFile(join(certs, 'ca.pem'), this.pki.ca);
+    await writeFile(join(certs, 'ca.pem'), this.pki.ca + (this.options.extraClientCa ?? ''));
     this.natsPort = await freePort();
+    if (this.options.natsMonitoring) this.monitorPort = await freePort();
+    const monitoring = this.options.natsMonitoring ? `http: 127.0.0.1:${this.monitorPort}\n` : '';
     await writeFile(
       join(this.dir, 'nats.conf'),
-      `listen: 127.0.0.1:${this.natsPort}\ntls {\n  cert_file: "${certs}/nats.pem"\n  key_file: "${certs}/nats.key"\n  ca_file: "${certs}/ca.pem"\n  verify: true\n  timeout: 5\n}\n`,
+      `listen: 127.0.0.1:${this.natsPort}\n${monitoring}tls {\n  cert_file: "${certs}/nats.pem"\n  key_file: "${certs}/nats.key"\n  ca_file: "${certs}/ca.pem"\n  verify: true\n  timeout: 5\n}\n`,
     );
     this.nats = spawn('nats-server', ['-c', join(this.dir, 'nats.conf')], { stdio: ['ignore', 'ignore', 'ignore'] });
     const tls = { ca: this.pki.ca, cert: this.pki.director.cert, key: this.pki.director.key, checkServerIdentity: checkNatsServerIdentity } as never;

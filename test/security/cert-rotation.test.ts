@@ -5,15 +5,12 @@
 // TLS (trusting the old and the new CA), real agent process, the director's real NATS RPC client.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'nats';
 import type { Kysely } from 'kysely';
 import { createLogger } from '../../src/common/logging.js';
-import { checkNatsServerIdentity } from '../../src/agent/mbus/nats-handler.js';
 import { NatsAgentClientFactory } from '../../src/director/agent-client.js';
 import type { Director } from '../../src/director/context.js';
 import { openDatabase } from '../../src/director/db/index.js';
@@ -21,49 +18,12 @@ import type { Database } from '../../src/director/db/schema.js';
 import { rotateAgentCertificates } from '../../src/director/nats-auth/rotate-certs.js';
 import { ensureCertificates } from '../../src/environment/certs.js';
 import { environmentPaths } from '../../src/environment/paths.js';
-import { AgentEnv, freePort, waitFor } from '../agent/harness.js';
+import { AgentEnv, waitFor } from '../agent/harness.js';
 
 /** The agent harness with a nats-server that trusts two CAs and serves its monitoring endpoint. */
 class RotationEnv extends AgentEnv {
-  monitorPort = 0;
-  natsServer?: ChildProcess;
-
-  constructor(private readonly extraCa: string) {
-    super();
-  }
-
-  override async setup(): Promise<void> {
-    this.dir = await mkdtemp(join(tmpdir(), 'capstan-rotation-'));
-    this.base = join(this.dir, 'vcap');
-    this.blobDir = join(this.dir, 'blobstore');
-    await mkdir(this.blobDir, { recursive: true });
-    const certs = join(this.dir, 'certs');
-    await mkdir(certs);
-    await writeFile(join(certs, 'nats.pem'), this.pki.nats.cert);
-    await writeFile(join(certs, 'nats.key'), this.pki.nats.key);
-    await writeFile(join(certs, 'clients-ca.pem'), this.pki.ca + this.extraCa);
-    this.natsPort = await freePort();
-    this.monitorPort = await freePort();
-    await writeFile(
-      join(this.dir, 'nats.conf'),
-      `listen: 127.0.0.1:${this.natsPort}\nhttp: 127.0.0.1:${this.monitorPort}\ntls {\n  cert_file: "${certs}/nats.pem"\n  key_file: "${certs}/nats.key"\n  ca_file: "${certs}/clients-ca.pem"\n  verify: true\n  timeout: 5\n}\n`,
-    );
-    this.natsServer = spawn('nats-server', ['-c', join(this.dir, 'nats.conf')], { stdio: 'ignore' });
-    const tls = { ca: this.pki.ca, cert: this.pki.director.cert, key: this.pki.director.key, checkServerIdentity: checkNatsServerIdentity } as never;
-    this.client = await waitFor('nats-server', async () => connect({ servers: `127.0.0.1:${this.natsPort}`, tls }), 15_000);
-    await this.writeConfig();
-  }
-
-  override async teardown(): Promise<void> {
-    try {
-      await super.teardown();
-    } finally {
-      if (this.natsServer && this.natsServer.exitCode === null) {
-        const exited = new Promise((r) => this.natsServer!.once('exit', r));
-        this.natsServer.kill('SIGTERM');
-        await exited;
-      }
-    }
+  constructor(extraCa: string) {
+    super({ extraClientCa: extraCa, natsMonitoring: true });
   }
 
   /** SHA-256 of the client certificate nats-server sees on the agent's connection(s). */
